@@ -1,0 +1,86 @@
+"""npe2 reader: open a video or a frame store as a lazy Image layer and convert it meanwhile.
+
+The layer's data is :attr:`Video.frames` (a dask array); conversion into the zarr store runs in
+a napari thread worker with a progress bar in the activity dock. A bad file gives a one-line
+notification instead of a traceback or a reader-choice dialog.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from ..errors import SuperAnimalError
+from ..video import VIDEO_SUFFIXES, FrameStore, Video, open_video
+from ..video.store import STORE_SUFFIX
+
+#: Layer metadata key holding the :class:`~napari_superanimal.video.Video`.
+VIDEO_KEY = "napari_superanimal.video"
+
+
+def get_reader(path: str | list[str]):
+    """Return :func:`read_video` if ``path`` is a video file or a frame store, else None."""
+    if isinstance(path, list):
+        if len(path) != 1:
+            return None
+        path = path[0]
+    path = os.fspath(path)
+    p = Path(path)
+    if p.suffix.lower() in VIDEO_SUFFIXES and not p.is_dir():
+        return read_video
+    if p.name.endswith(STORE_SUFFIX) or (p.is_dir() and FrameStore.is_store(p)):
+        return read_video
+    return None
+
+
+def read_video(path: str | list[str]) -> list[tuple]:
+    """Open ``path`` and return one Image layer; start converting it in the background."""
+    from napari.utils.notifications import show_error
+
+    if isinstance(path, list):
+        path = path[0]
+    try:
+        video = open_video(path, convert=False)
+    except SuperAnimalError as err:
+        show_error(str(err))
+        return [(None,)]  # napari's "read, nothing to add": no reader dialog, no traceback
+    if not video.complete:
+        start_conversion(video)
+    return [(video.frames, layer_kwargs(video), "image")]
+
+
+def layer_kwargs(video: Video) -> dict:
+    """Image layer settings for a video: RGB, named after the file, the Video in metadata."""
+    return {
+        "name": video.name,
+        "rgb": True,
+        "metadata": {VIDEO_KEY: video, "store": str(video.store_path), "fps": video.fps},
+    }
+
+
+def start_conversion(video: Video):
+    """Convert ``video`` in a napari thread worker, with a progress bar; return the worker."""
+    from napari.qt.threading import create_worker
+    from napari.utils import progress
+    from napari.utils.notifications import show_error, show_info
+
+    bar = progress(total=len(video), desc=f"Converting {video.name}")
+    worker = create_worker(video.convert_iter, _start_thread=False)
+
+    def on_yield(done: int) -> None:
+        bar.update(done - bar.n)
+
+    def on_error(err: Exception) -> None:
+        bar.close()
+        show_error(str(err) if isinstance(err, SuperAnimalError) else f"{video.name}: {err!r}")
+
+    def on_finish() -> None:
+        bar.close()
+        if video.complete:
+            show_info(f"{video.name}: converted to {video.store_path}")
+
+    worker.yielded.connect(on_yield)
+    worker.errored.connect(on_error)
+    worker.finished.connect(on_finish)
+    worker.start()
+    return worker

@@ -1,0 +1,134 @@
+"""The ``napari-superanimal`` command line.
+
+Subcommands: ``open`` (a video in napari), ``ingest`` (convert to a frame store), ``demo``,
+``register-reader``. Bad input ends with a one-line reason on stderr and exit status 1.
+
+Example::
+
+    napari-superanimal ingest mouse.mp4          # prints the store path
+    napari-superanimal open mouse.mp4
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from . import __version__
+from .errors import SuperAnimalError
+
+PROG = "napari-superanimal"
+
+
+def _cmd_ingest(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from .video import open_video
+
+    video = open_video(
+        args.video,
+        store=args.store,
+        convert=False,
+        codec=args.codec,
+        quality=args.quality,
+        overwrite=args.overwrite,
+    )
+    if not video.complete:
+        with tqdm(
+            total=len(video),
+            unit="frame",
+            desc=f"ingest {video.name}",
+            disable=args.quiet,
+            file=sys.stderr,
+        ) as bar:
+            for done in video.convert_iter():
+                bar.update(done - bar.n)
+    print(video.store_path)
+    return 0
+
+
+def _cmd_open(args: argparse.Namespace) -> int:
+    from .video import open_video
+
+    open_video(args.video, convert=False)  # check it first: a bad file fails here, in one line
+    import napari
+
+    viewer = napari.Viewer()
+    viewer.open(args.video, plugin=PROG)
+    napari.run()
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from .demo.run import run_demo
+
+    return run_demo(out_dir=args.out, headless=args.headless, n_frames=args.frames)
+
+
+def _cmd_register_reader(args: argparse.Namespace) -> int:
+    from .settings import register_reader
+
+    owned = register_reader(force=args.force)
+    if not args.quiet:
+        print(f"napari opens {', '.join(sorted(owned)) or 'nothing new'} with {PROG}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("open", help="open a video (or .frames.zarr store) in napari")
+    p.add_argument("video")
+    p.set_defaults(func=_cmd_open)
+
+    p = sub.add_parser("ingest", help="convert a video into a frame store; print its path")
+    p.add_argument("video")
+    p.add_argument("--store", help="store path (default: <video>.frames.zarr beside it)")
+    p.add_argument(
+        "--codec",
+        choices=("jpeg", "lossless"),
+        default="jpeg",
+        help="frame codec: jpeg (default, ~25x smaller) or lossless (bit-exact)",
+    )
+    p.add_argument("--quality", type=int, default=90, help="JPEG quality 1-100 (default 90)")
+    p.add_argument("--overwrite", action="store_true", help="rebuild an existing store")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("demo", help="run the demo on a synthetic video (no download)")
+    p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")
+    p.add_argument(
+        "--headless",
+        action="store_true",
+        help="do not open a window: render a screenshot (under Xvfb) instead",
+    )
+    p.add_argument("--frames", type=int, default=300, help="length of the synthetic video")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser(
+        "register-reader", help="make napari open video files with this plugin (no chooser dialog)"
+    )
+    p.add_argument("--force", action="store_true", help="also take patterns given to others")
+    p.add_argument("--quiet", action="store_true")
+    p.set_defaults(func=_cmd_register_reader)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``napari-superanimal`` console script."""
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args) or 0)
+    except SuperAnimalError as err:
+        print(f"{PROG}: error: {err}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

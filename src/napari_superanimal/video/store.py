@@ -1,0 +1,255 @@
+"""The frame store: a zarr v3 group holding a video's frames, timestamps and provenance.
+
+Layout (``*.frames.zarr``)::
+
+    zarr.json        group attributes under "napari_superanimal": format, version, source
+                     (path, size, mtime, hash), video (frames, size, fps, codec, ...), storage
+                     (codec, quality, shard size), frames_written, complete
+    frames/          (T, H, W, C) uint8, one frame per chunk, chunks grouped into shards,
+                     C = 1 for grayscale video (shown as RGB), else 3
+    pts/             (T,) int64 presentation timestamps in the source's time base
+    keyframe_pts/    (K,) int64 keyframe timestamps, for frame-exact seeks in the source
+    timestamps/      (T,) float64 seconds from the first frame
+
+A store is written shard by shard, in order; ``frames_written`` advances only after a shard is
+on disk and ``complete`` is set only after the last one, so an interrupted conversion resumes at
+the first unfinished shard and an incomplete store never passes as complete. zarr's local store
+writes each file atomically (temporary file + rename).
+
+Example::
+
+    from napari_superanimal.video.store import FrameStore
+    store = FrameStore.open("mouse.frames.zarr")
+    store.complete, store.read(0).shape
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from fractions import Fraction
+from pathlib import Path
+
+import numpy as np
+import zarr
+
+from ..errors import StoreError
+from .codecs import JpegCodec
+from .probe import VideoIndex
+
+FORMAT = "napari-superanimal.frames"
+VERSION = 1
+ATTR = "napari_superanimal"
+STORE_SUFFIX = ".frames.zarr"
+CODECS = ("jpeg", "lossless")
+DEFAULT_CODEC = "jpeg"
+DEFAULT_QUALITY = 90
+
+
+def shard_frames_for(height: int, width: int) -> int:
+    """Frames per shard: about 16 MB of raw pixels, so a shard file is ~0.5-2 MB once encoded."""
+    return int(np.clip(16_000_000 // max(1, height * width * 3), 8, 256))
+
+
+def _codec_pipeline(codec: str, quality: int, pix_fmt: str) -> dict:
+    if codec == "jpeg":
+        subsampling = (
+            "444" if "444" in pix_fmt or pix_fmt.startswith(("rgb", "bgr", "gbr")) else "420"
+        )
+        return {
+            "serializer": JpegCodec(quality=quality, subsampling=subsampling),
+            "compressors": None,
+        }
+    if codec == "lossless":
+        return {
+            "serializer": "auto",
+            "compressors": zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle"),
+        }
+    raise StoreError(f"unknown frame codec {codec!r}; choose one of {', '.join(CODECS)}")
+
+
+class FrameStore:
+    """A zarr v3 frame store on disk (see the module docstring for its layout)."""
+
+    def __init__(self, path: str | os.PathLike, group: zarr.Group):
+        self.path = Path(path)
+        self.group = group
+        self.frames: zarr.Array = group["frames"]
+        self._meta = dict(group.attrs[ATTR])
+
+    # -- creating and opening -------------------------------------------------------------
+    @classmethod
+    def create(
+        cls,
+        path: str | os.PathLike,
+        index: VideoIndex,
+        source: dict,
+        *,
+        channels: int = 3,
+        codec: str = DEFAULT_CODEC,
+        quality: int = DEFAULT_QUALITY,
+        shard_frames: int | None = None,
+    ) -> FrameStore:
+        """Create an empty store for the video described by ``index`` (overwriting ``path``)."""
+        path = Path(path)
+        pipeline = _codec_pipeline(codec, quality, index.pix_fmt)
+        shard = int(shard_frames or shard_frames_for(index.height, index.width))
+        group = zarr.open_group(path, mode="w", zarr_format=3)
+        shape = (index.n_frames, index.height, index.width, channels)
+        group.create_array(
+            "frames",
+            shape=shape,
+            dtype="uint8",
+            chunks=(1, *shape[1:]),
+            shards=(min(shard, index.n_frames), *shape[1:]),
+            fill_value=0,
+            dimension_names=("t", "y", "x", "c"),
+            **pipeline,
+        )
+        group.create_array("pts", data=index.pts, chunks=(max(1, len(index.pts)),))
+        group.create_array(
+            "keyframe_pts", data=index.keyframe_pts, chunks=(max(1, len(index.keyframe_pts)),)
+        )
+        group.create_array("timestamps", data=index.timestamps, chunks=(max(1, len(index.pts)),))
+        group.attrs[ATTR] = {
+            "format": FORMAT,
+            "version": VERSION,
+            "source": source,
+            "video": {
+                "n_frames": index.n_frames,
+                "height": index.height,
+                "width": index.width,
+                "channels": channels,
+                "fps": index.fps,
+                "time_base": [index.time_base.numerator, index.time_base.denominator],
+                "codec": index.codec,
+                "pix_fmt": index.pix_fmt,
+            },
+            "storage": {
+                "codec": codec,
+                "quality": quality if codec == "jpeg" else None,
+                "shard_frames": shard,
+            },
+            "frames_written": 0,
+            "complete": False,
+        }
+        return cls(path, group)
+
+    @classmethod
+    def open(cls, path: str | os.PathLike, mode: str = "r+") -> FrameStore:
+        """Open an existing store, refusing foreign or newer-format folders with a clear reason."""
+        path = Path(path)
+        meta = read_meta(path)
+        if meta is None:
+            raise StoreError(f"{path}: not a napari-superanimal frame store")
+        if meta.get("version", 0) > VERSION:
+            raise StoreError(
+                f"{path}: frame store format v{meta['version']} is newer than this "
+                f"napari-superanimal understands (v{VERSION}); upgrade napari-superanimal"
+            )
+        try:
+            group = zarr.open_group(path, mode=mode, zarr_format=3)
+            return cls(path, group)
+        except (KeyError, ValueError, OSError) as err:
+            raise StoreError(f"{path}: damaged frame store ({err})") from err
+
+    @staticmethod
+    def is_store(path: str | os.PathLike) -> bool:
+        """True when ``path`` is a folder holding a frame store (of any version)."""
+        return read_meta(Path(path)) is not None
+
+    # -- metadata ---------------------------------------------------------------------------
+    @property
+    def meta(self) -> dict:
+        return self._meta
+
+    def refresh(self) -> None:
+        """Re-read the attributes (another process may be converting into this store)."""
+        fresh = read_meta(self.path)
+        if fresh is not None:
+            self._meta = fresh
+
+    @property
+    def source(self) -> dict:
+        return self._meta["source"]
+
+    @property
+    def n_frames(self) -> int:
+        return int(self._meta["video"]["n_frames"])
+
+    @property
+    def channels(self) -> int:
+        return int(self._meta["video"]["channels"])
+
+    @property
+    def shard_frames(self) -> int:
+        return int(self.frames.shards[0]) if self.frames.shards else 1
+
+    @property
+    def frames_written(self) -> int:
+        return int(self._meta["frames_written"])
+
+    @property
+    def complete(self) -> bool:
+        return bool(self._meta["complete"]) and self.frames_written >= self.n_frames
+
+    def video_index(self) -> VideoIndex:
+        """The source's :class:`VideoIndex`, as recorded when the store was created."""
+        video = self._meta["video"]
+        return VideoIndex(
+            n_frames=int(video["n_frames"]),
+            height=int(video["height"]),
+            width=int(video["width"]),
+            fps=float(video["fps"]),
+            time_base=Fraction(*video["time_base"]),
+            pts=np.asarray(self.group["pts"][:], dtype=np.int64),
+            keyframe_pts=np.asarray(self.group["keyframe_pts"][:], dtype=np.int64),
+            codec=str(video["codec"]),
+            pix_fmt=str(video["pix_fmt"]),
+        )
+
+    def _set(self, **values) -> None:
+        self._meta.update(values)
+        self.group.attrs[ATTR] = self._meta
+
+    # -- frames -----------------------------------------------------------------------------
+    def write_block(self, start: int, block: np.ndarray) -> None:
+        """Write frames ``start .. start+len(block)`` (whole shards) and record the progress."""
+        if start != self.frames_written and start % self.shard_frames:
+            raise ValueError(f"blocks must start on a shard boundary, not at frame {start}")
+        self.frames[start : start + len(block)] = block
+        self._set(frames_written=start + len(block))
+
+    def mark_complete(self) -> None:
+        """Flag the store complete; refuses while frames are missing."""
+        if self.frames_written < self.n_frames:
+            raise StoreError(
+                f"{self.path}: only {self.frames_written} of {self.n_frames} frames written"
+            )
+        self._set(complete=True)
+
+    def read(self, i: int) -> np.ndarray:
+        """Frame ``i`` as ``(H, W, 3) uint8`` (grayscale stores are expanded to RGB)."""
+        frame = self.frames[i]
+        if frame.shape[-1] == 1:
+            frame = np.repeat(frame, 3, axis=-1)
+        return frame
+
+    def nbytes_on_disk(self) -> int:
+        """Size of the store's files in bytes."""
+        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+
+
+def read_meta(path: Path) -> dict | None:
+    """The store's attribute block, or None when ``path`` is not a frame store."""
+
+    meta_file = Path(path) / "zarr.json"
+    if not meta_file.is_file():
+        return None
+    with contextlib.suppress(OSError, ValueError):
+        meta = json.loads(meta_file.read_text())
+        block = meta.get("attributes", {}).get(ATTR)
+        if isinstance(block, dict) and block.get("format") == FORMAT:
+            return block
+    return None

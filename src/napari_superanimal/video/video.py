@@ -1,0 +1,399 @@
+"""A video opened for labeling: lazy frames from the store, decoded on demand until converted.
+
+:func:`open_video` is the one entry point used by napari's reader, the CLI and notebooks. The
+returned :class:`Video` is usable at once: ``video.frames`` is a dask array whose frames come
+from the zarr store when they have been converted and from a frame-exact seek in the source
+otherwise, so a one-hour video opens in about a second and converts in the background.
+
+Example::
+
+    from napari_superanimal import open_video
+    v = open_video("mouse.mp4")      # starts converting in a background thread
+    v.frames.shape, v.fps, len(v)    # (T, H, W, 3), frames per second, T
+    v.wait()                         # block until the store is complete
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from pathlib import Path
+
+import dask.array as da
+import numpy as np
+
+from ..errors import StoreError, VideoError
+from .decode import FrameReader, NotGrayError, iter_frames, to_gray, to_gray_exact
+from .lock import StoreLock
+from .probe import VideoIndex, fingerprint, index_video
+from .store import DEFAULT_CODEC, DEFAULT_QUALITY, STORE_SUFFIX, FrameStore
+
+_GRAY_SAMPLES = 5
+_REFRESH_SECONDS = 1.0
+
+
+def cache_dir() -> Path:
+    """Where stores go when the video's folder is read-only (``$NAPARI_SUPERANIMAL_CACHE``)."""
+    root = os.environ.get("NAPARI_SUPERANIMAL_CACHE")
+    if root:
+        return Path(root)
+    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
+    return Path(base) / "napari-superanimal"
+
+
+def default_store_path(video_path: str | os.PathLike) -> Path:
+    """``<folder>/<name>.frames.zarr`` beside the video, or in :func:`cache_dir` if read-only."""
+    video_path = Path(video_path).resolve()
+    beside = video_path.with_name(video_path.stem + STORE_SUFFIX)
+    if os.access(video_path.parent, os.W_OK):
+        return beside
+    tag = hashlib.blake2b(str(video_path).encode(), digest_size=4).hexdigest()
+    return cache_dir() / "frames" / f"{video_path.stem}-{tag}{STORE_SUFFIX}"
+
+
+def open_video(
+    path: str | os.PathLike,
+    store: str | os.PathLike | None = None,
+    *,
+    convert: bool = True,
+    codec: str = DEFAULT_CODEC,
+    quality: int = DEFAULT_QUALITY,
+    shard_frames: int | None = None,
+    overwrite: bool = False,
+) -> Video:
+    """Open a video file (or an existing ``.frames.zarr`` store) for lazy, frame-exact reading.
+
+    Parameters
+    ----------
+    path
+        A video file (.mp4, .avi, .mov, .mkv, ...) or a frame store folder.
+    store
+        Where the frame store lives; default beside the video (see :func:`default_store_path`).
+        An unchanged video reuses its store; a store made from a different video is refused.
+    convert
+        Start converting into the store in a background thread (``video.wait()`` joins it).
+        Pass False to convert yourself with :meth:`Video.convert` or :meth:`Video.convert_iter`.
+    codec, quality
+        Frame codec for a new store: ``"jpeg"`` (default; lossy, ~25x smaller than lossless)
+        or ``"lossless"`` (blosc-zstd, bit-exact).
+    shard_frames
+        Frames per shard file of a new store (default: ~16 MB of raw pixels per shard).
+    overwrite
+        Rebuild the store even if it exists (also when it was made from another video).
+
+    Example::
+
+        v = open_video("mouse.mp4", codec="lossless", convert=False)
+        v.convert()
+    """
+    path = Path(path)
+    if path.is_dir() and not path.name.endswith(STORE_SUFFIX) and not FrameStore.is_store(path):
+        raise VideoError(f"{path}: is a folder, not a video file or a frame store")
+    if path.is_dir() or path.name.endswith(STORE_SUFFIX):
+        video = Video._from_store(path)
+    else:
+        video = Video._from_source(
+            path,
+            store,
+            codec=codec,
+            quality=quality,
+            shard_frames=shard_frames,
+            overwrite=overwrite,
+        )
+    if convert and not video.complete:
+        video.start_conversion()
+    return video
+
+
+class Video:
+    """A video's frames as a lazy dask array, plus its rate, timestamps and store."""
+
+    def __init__(self, store: FrameStore, source: Path | None, index: VideoIndex):
+        self.store = store
+        self.source_path = source
+        self.index = index
+        self._reader = FrameReader(source, index) if source is not None else None
+        self._written = store.frames_written
+        self._complete = store.complete
+        self._last_refresh = time.monotonic()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
+        self._frames: da.Array | None = None
+
+    # -- construction -----------------------------------------------------------------------
+    @classmethod
+    def _from_source(
+        cls, path: Path, store_path, *, codec, quality, shard_frames, overwrite
+    ) -> Video:
+        source = fingerprint_or_error(path)
+        store_path = Path(store_path) if store_path is not None else default_store_path(path)
+        if store_path.exists() and not overwrite:
+            store = FrameStore.open(store_path)
+            if not _same_source(store.source, source):
+                raise StoreError(
+                    f"{store_path}: was made from a different video "
+                    f"({store.source.get('path')}); delete it or pass overwrite=True"
+                )
+            if store.source != source:  # same content, moved or touched: remember where it is
+                store._set(source=source)
+            return cls(store, path, store.video_index())
+        index = index_video(path)
+        channels = 1 if _is_gray(path, index) else 3
+        store_path.parent.mkdir(parents=True, exist_ok=True)
+        store = FrameStore.create(
+            store_path,
+            index,
+            source,
+            channels=channels,
+            codec=codec,
+            quality=quality,
+            shard_frames=shard_frames,
+        )
+        return cls(store, path, index)
+
+    @classmethod
+    def _from_store(cls, store_path: Path) -> Video:
+        store = FrameStore.open(store_path)
+        index = store.video_index()
+        source = Path(store.source["path"])
+        if store.complete:
+            return cls(store, source if source.exists() else None, index)
+        if not source.exists():
+            raise StoreError(
+                f"{store_path}: incomplete ({store.frames_written} of {store.n_frames} frames) "
+                f"and its source video {source} is gone"
+            )
+        if not _same_source(store.source, fingerprint_or_error(source)):
+            raise StoreError(f"{store_path}: incomplete, and {source} has changed since")
+        return cls(store, source, index)
+
+    # -- what users read --------------------------------------------------------------------
+    def __len__(self) -> int:
+        return self.index.n_frames
+
+    def __repr__(self) -> str:
+        state = "complete" if self.complete else f"{self._written}/{len(self)} converted"
+        return (
+            f"<Video {self.name!r} {len(self)} frames {self.shape[1:]} @ {self.fps:g} fps, {state}>"
+        )
+
+    @property
+    def name(self) -> str:
+        return (self.source_path or self.store_path).name
+
+    @property
+    def fps(self) -> float:
+        return self.index.fps
+
+    @property
+    def shape(self) -> tuple[int, int, int, int]:
+        return (self.index.n_frames, self.index.height, self.index.width, 3)
+
+    @property
+    def timestamps(self) -> np.ndarray:
+        """Seconds from the first frame, one per frame (exact for variable frame rate)."""
+        return self.index.timestamps
+
+    @property
+    def store_path(self) -> Path:
+        return self.store.path
+
+    @property
+    def complete(self) -> bool:
+        return self._complete
+
+    @property
+    def frames_converted(self) -> int:
+        return self._written
+
+    @property
+    def frames(self) -> da.Array:
+        """``(T, H, W, 3) uint8`` dask array, one chunk per frame; nothing is read until sliced.
+
+        Built with ``map_blocks`` so slicing one frame costs O(1) in the number of frames
+        (a ``from_array`` graph over 100k chunks costs ~80 ms per slice).
+        """
+        if self._frames is None:
+            t, h, w, c = self.shape
+            self._frames = da.map_blocks(
+                _read_block,
+                self,
+                dtype=np.uint8,
+                chunks=((1,) * t, (h,), (w,), (c,)),
+                meta=np.empty((0, 0, 0, 0), dtype=np.uint8),
+                name="frames-"
+                + hashlib.blake2b(
+                    f"{self.store_path.resolve()}|{self.store.source.get('hash')}".encode(),
+                    digest_size=8,
+                ).hexdigest(),
+            )
+        return self._frames
+
+    def read_frame(self, i: int) -> np.ndarray:
+        """Frame ``i`` as ``(H, W, 3) uint8``: from the store if converted, else decoded."""
+        i = int(i)
+        if not 0 <= i < len(self):
+            raise IndexError(f"frame {i} out of range 0..{len(self) - 1}")
+        if i >= self._written and not self._complete:
+            self._maybe_refresh()
+        if i < self._written or self._complete:
+            return self.store.read(i)
+        if self._reader is None:
+            raise VideoError(f"{self.store_path}: frame {i} is not converted and no source video")
+        return self._reader.read(i)
+
+    def _maybe_refresh(self) -> None:
+        # Another process may be converting this store; look at its progress now and then.
+        if self._thread is None and time.monotonic() - self._last_refresh > _REFRESH_SECONDS:
+            self._last_refresh = time.monotonic()
+            self.store.refresh()
+            self._written = max(self._written, self.store.frames_written)
+            self._complete = self.store.complete
+
+    # -- conversion -------------------------------------------------------------------------
+    def convert_iter(self) -> Iterator[int]:
+        """Convert the rest of the video into the store, yielding frames done after each shard.
+
+        Resumes after the last complete shard. Holds a lock on the store, so two processes never
+        write one store at once: a second one raises :class:`StoreError`.
+        """
+        if self._complete:
+            return
+        if self.source_path is None:
+            raise StoreError(f"{self.store_path}: incomplete and no source video to convert from")
+        with StoreLock(self.store_path):
+            self.store.refresh()
+            yield from self._convert_locked()
+
+    def _convert_locked(self) -> Iterator[int]:
+        store = self.store
+        shard = store.shard_frames
+        start = store.frames_written - store.frames_written % shard
+        yield start
+        # Decoding runs here while a writer thread encodes and writes the previous shard
+        # (zarr encodes in its own loop thread, imagecodecs releases the GIL): on two cores
+        # this nearly hides the JPEG cost behind the decode.
+        with ThreadPoolExecutor(1, thread_name_prefix="frame-writer") as writer:
+            pending: Future | None = None
+            block = np.empty((shard, *store.frames.shape[1:]), dtype=np.uint8)
+            block_start, n = start, 0
+            try:
+                for i, pixels in iter_frames(
+                    self.source_path, self.index, start, mode=self._conversion_mode()
+                ):
+                    block[n] = pixels
+                    n += 1
+                    if n == shard or i == len(self) - 1:
+                        if pending is not None:
+                            yield pending.result()
+                        pending = writer.submit(self._write, block_start, block[:n].copy())
+                        block_start, n = block_start + n, 0
+            except NotGrayError:
+                if pending is not None:
+                    pending.result()
+                self._rebuild_as_color()
+                yield from self._convert_locked()
+                return
+            if pending is not None:
+                yield pending.result()
+        store.mark_complete()
+        self._complete = True
+
+    def _conversion_mode(self) -> str:
+        if self.store.channels == 3:
+            return "rgb"
+        return "gray_exact" if self.store.meta["storage"]["codec"] == "lossless" else "gray"
+
+    def _write(self, start: int, block: np.ndarray) -> int:
+        self.store.write_block(start, block)
+        self._written = start + len(block)
+        return self._written
+
+    def _rebuild_as_color(self) -> None:
+        # A frame with colour after sampled grey frames: start again with three channels.
+        meta = self.store.meta
+        self.store = FrameStore.create(
+            self.store_path,
+            self.index,
+            meta["source"],
+            channels=3,
+            codec=meta["storage"]["codec"],
+            quality=meta["storage"]["quality"] or DEFAULT_QUALITY,
+            shard_frames=self.store.shard_frames,
+        )
+        self._written = 0
+
+    def convert(self, progress: Callable[[int, int], None] | None = None) -> Video:
+        """Convert to completion in this thread; ``progress(done, total)`` after each shard."""
+        for done in self.convert_iter():
+            if progress is not None:
+                progress(done, len(self))
+        return self
+
+    def start_conversion(self) -> threading.Thread:
+        """Convert in a daemon thread; errors are re-raised by :meth:`wait`."""
+        if self._thread is None or not self._thread.is_alive():
+
+            def run() -> None:
+                try:
+                    self.convert()
+                except BaseException as err:  # noqa: BLE001 - handed to wait()
+                    self._error = err
+
+            self._thread = threading.Thread(target=run, name=f"convert {self.name}", daemon=True)
+            self._thread.start()
+        return self._thread
+
+    def wait(self, timeout: float | None = None) -> Video:
+        """Wait for a background conversion; raise what it raised."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+        if self._error is not None:
+            raise self._error
+        return self
+
+
+def _read_block(video: Video, block_id: tuple[int, ...] | None = None) -> np.ndarray:
+    return video.read_frame(block_id[0])[None]
+
+
+def fingerprint_or_error(path: Path) -> dict:
+    try:
+        return fingerprint(path)
+    except FileNotFoundError as err:
+        raise VideoError(f"{path}: no such file") from err
+    except PermissionError as err:
+        raise VideoError(f"{path}: cannot be read (permission denied)") from err
+    except IsADirectoryError as err:
+        raise VideoError(f"{path}: is a folder, not a video file") from err
+
+
+def _same_source(recorded: dict, current: dict) -> bool:
+    return recorded.get("size") == current["size"] and recorded.get("hash") == current["hash"]
+
+
+def _is_gray(path: Path, index: VideoIndex) -> bool:
+    """Store one channel when sampled frames are grey (R == G == B, neutral chroma).
+
+    Every frame is checked again while converting (:func:`~.decode.to_gray`); a frame with
+    colour restarts the conversion with three channels.
+    """
+    reader = FrameReader(path, index)
+    try:
+        # Keyframes decode without decoding anything before them: sample those.
+        keys = np.searchsorted(index.pts, index.keyframe_pts)
+        picks = keys[np.unique(np.linspace(0, len(keys) - 1, _GRAY_SAMPLES).astype(int))]
+        for i in picks:
+            frame = reader.decode(int(i))
+            try:
+                to_gray_exact(frame)
+                to_gray(frame)
+            except NotGrayError:
+                return False
+        return True
+    finally:
+        reader.close()

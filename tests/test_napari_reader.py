@@ -1,0 +1,112 @@
+"""napari opens videos through this plugin's reader: real viewer, under Xvfb."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+from napari_superanimal._napari.reader import VIDEO_KEY, get_reader
+from napari_superanimal.video.synthetic import read_index
+
+pytestmark = pytest.mark.gui
+PLUGIN = "napari-superanimal"
+
+
+def test_reader_claims_videos_and_stores_only(tmp_path, video_copy):
+    assert get_reader(str(video_copy)) is not None
+    assert get_reader(str(tmp_path / "x.AVI")) is not None
+    assert get_reader(str(tmp_path / "x.tif")) is None
+    assert get_reader(str(tmp_path)) is None  # a plain folder
+
+
+def test_open_video_in_viewer_and_scrub(make_napari_viewer, video_copy, index_frames, qtbot):
+    viewer = make_napari_viewer()
+    layers = viewer.open(str(video_copy), plugin=PLUGIN)
+    assert len(layers) == 1
+    layer = layers[0]
+    assert layer.rgb and layer.data.shape == (150, 96, 160, 3) and layer.data.dtype == np.uint8
+    assert type(layer.data).__module__.startswith("dask")
+    for t in (0, 77, 149, 3, 120):
+        viewer.dims.set_current_step(0, t)
+        shown = np.asarray(layer._data_view)
+        assert shown.shape == (96, 160, 3)
+        assert read_index(shown) == t
+    video = layer.metadata[VIDEO_KEY]
+    qtbot.waitUntil(lambda: video.complete, timeout=60_000)  # converted in the background
+    viewer.dims.set_current_step(0, 42)
+    assert read_index(np.asarray(layer._data_view)) == 42
+
+
+def test_open_converted_store_directory(make_napari_viewer, video_copy):
+    from napari_superanimal import open_video
+
+    store = open_video(video_copy, convert=False, shard_frames=32).convert().store_path
+    viewer = make_napari_viewer()
+    layer = viewer.open(str(store), plugin=PLUGIN)[0]
+    assert layer.data.shape == (150, 96, 160, 3)
+    viewer.dims.set_current_step(0, 99)
+    assert read_index(np.asarray(layer._data_view)) == 99
+
+
+def test_bad_file_gives_a_one_line_notification_and_no_layer(make_napari_viewer, tmp_path):
+    from napari.utils.notifications import notification_manager
+
+    bad = tmp_path / "broken.mp4"
+    bad.write_text("not a video")
+    viewer = make_napari_viewer()
+    seen = []
+    notification_manager.notification_ready.connect(seen.append)
+    try:
+        viewer.open(str(bad), plugin=PLUGIN)
+    finally:
+        notification_manager.notification_ready.disconnect(seen.append)
+    assert len(viewer.layers) == 0
+    messages = [n.message for n in seen]
+    assert any("broken.mp4" in m and "not a video" in m for m in messages), messages
+    assert all("\n" not in m for m in messages)
+
+
+def test_napari_command_opens_video_with_this_plugin_without_a_dialog(video_copy, tmp_path):
+    """`napari video.mp4`, exactly as a user types it, with the reader preference registered."""
+    env = dict(os.environ, NAPARI_CONFIG=str(tmp_path / "napari-settings.yaml"))
+    subprocess.run(
+        [sys.executable, "-m", "napari_superanimal.cli", "register-reader", "--quiet"],
+        check=True,
+        env=env,
+    )
+    report = tmp_path / "report.txt"
+    probe = tmp_path / "probe.py"
+    # napari runs a .py file given on its command line after opening the other paths.
+    probe.write_text(
+        textwrap.dedent(f"""
+        import napari
+        from qtpy.QtCore import QTimer
+        from qtpy.QtWidgets import QApplication
+        viewer = napari.current_viewer()
+        layer = viewer.layers[0]
+        dialogs = [w for w in QApplication.topLevelWidgets()
+                   if w.isVisible() and type(w).__name__ == "QtReaderDialog"]
+        with open({str(report)!r}, "w") as fh:
+            fh.write(f"{{len(viewer.layers)}} {{layer.data.shape}} {{layer.source.reader_plugin}} "
+                     f"{{len(dialogs)}}")
+        QTimer.singleShot(0, viewer.close)
+    """)
+    )
+    napari_exe = os.path.join(os.path.dirname(sys.executable), "napari")
+    proc = subprocess.run(
+        [napari_exe, str(video_copy), str(probe)],
+        env=env,
+        timeout=180,
+        capture_output=True,
+        text=True,
+    )
+    assert report.exists(), proc.stderr[-2000:]
+    n_layers, *rest = report.read_text().split(" ", 1)
+    assert n_layers == "1"
+    assert "(150, 96, 160, 3)" in rest[0]
+    assert rest[0].endswith(f"{PLUGIN} 0")
