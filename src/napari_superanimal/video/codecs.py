@@ -17,6 +17,7 @@ Example::
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
 
 import imagecodecs
@@ -92,7 +93,9 @@ class JpegCodec(ArrayBytesCodec):
         return chunk_spec.prototype.buffer.from_bytes(encoded)
 
     async def _encode_single(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
-        return self._encode_sync(chunk_array, chunk_spec)
+        # zarr encodes the chunks of a shard concurrently; in threads, and with imagecodecs
+        # releasing the GIL, that puts JPEG encoding on every core while a shard is written.
+        return await asyncio.to_thread(self._encode_sync, chunk_array, chunk_spec)
 
     def compute_encoded_size(self, input_byte_length: int, _chunk_spec: ArraySpec) -> int:
         raise NotImplementedError("JPEG output size is not known in advance")
