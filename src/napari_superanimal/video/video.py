@@ -19,6 +19,7 @@ import hashlib
 import os
 import threading
 import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
@@ -33,6 +34,7 @@ from .probe import VideoIndex, fingerprint, index_video
 from .store import DEFAULT_CODEC, DEFAULT_QUALITY, STORE_SUFFIX, FrameStore
 
 _GRAY_SAMPLES = 5
+_WRITERS = 2  # shards being encoded and written while the next one decodes
 _REFRESH_SECONDS = 1.0
 
 
@@ -274,11 +276,20 @@ class Video:
         shard = store.shard_frames
         start = store.frames_written - store.frames_written % shard
         yield start
-        # Decoding runs here while a writer thread encodes and writes the previous shard
-        # (zarr encodes in its own loop thread, imagecodecs releases the GIL): on two cores
-        # this nearly hides the JPEG cost behind the decode.
-        with ThreadPoolExecutor(1, thread_name_prefix="frame-writer") as writer:
-            pending: Future | None = None
+        # Decoding runs here while writer threads encode and write earlier shards (zarr encodes
+        # a shard's chunks in threads; imagecodecs and FFmpeg release the GIL). Shards finish
+        # in any order but progress is recorded in order, so frames_written never runs ahead.
+        pending: deque[tuple[int, Future]] = deque()
+        with ThreadPoolExecutor(_WRITERS, thread_name_prefix="frame-writer") as writer:
+
+            def settle(keep: int) -> Iterator[int]:
+                while len(pending) > keep:
+                    end, future = pending.popleft()
+                    future.result()
+                    store.set_frames_written(end)
+                    self._written = end
+                    yield end
+
             block = np.empty((shard, *store.frames.shape[1:]), dtype=np.uint8)
             block_start, n = start, 0
             try:
@@ -288,18 +299,17 @@ class Video:
                     block[n] = pixels
                     n += 1
                     if n == shard or i == len(self) - 1:
-                        if pending is not None:
-                            yield pending.result()
-                        pending = writer.submit(self._write, block_start, block[:n].copy())
+                        future = writer.submit(store.write_frames, block_start, block[:n].copy())
+                        pending.append((block_start + n, future))
                         block_start, n = block_start + n, 0
+                        yield from settle(keep=_WRITERS)
             except NotGrayError:
-                if pending is not None:
-                    pending.result()
+                for _, future in pending:
+                    future.result()
                 self._rebuild_as_color()
                 yield from self._convert_locked()
                 return
-            if pending is not None:
-                yield pending.result()
+            yield from settle(keep=0)
         store.mark_complete()
         self._complete = True
 
@@ -307,11 +317,6 @@ class Video:
         if self.store.channels == 3:
             return "rgb"
         return "gray_exact" if self.store.meta["storage"]["codec"] == "lossless" else "gray"
-
-    def _write(self, start: int, block: np.ndarray) -> int:
-        self.store.write_block(start, block)
-        self._written = start + len(block)
-        return self._written
 
     def _rebuild_as_color(self) -> None:
         # A frame with colour after sampled grey frames: start again with three channels.
