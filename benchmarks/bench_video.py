@@ -127,7 +127,7 @@ def bench_one(name: str, path: Path) -> dict:
     n = ingest["frames"]
     rand = {
         m: run_child(CHILD_RANDOM, m, str(path), str(store), str(n))
-        for m in ("store", "pyav", "opencv")
+        for m in ("store", "dask", "pyav", "opencv")
     }
     source_mb = path.stat().st_size / 1e6
     row = {
@@ -216,11 +216,14 @@ def main() -> None:
             "video",
             "store_p50_ms",
             "store_p95_ms",
+            "dask_p50_ms",
+            "dask_p95_ms",
             "pyav_p50_ms",
             "pyav_p95_ms",
             "opencv_p50_ms",
             "opencv_p95_ms",
             "opencv_over_store_p50",
+            "opencv_over_dask_p50",
         ],
     )
     print()

@@ -1,0 +1,1 @@
+"""Pose models: timm backbones with DeepLabCut's heatmap heads, checkpoints, decoding."""

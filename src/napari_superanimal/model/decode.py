@@ -1,0 +1,69 @@
+"""Heatmaps to keypoints, as DeepLabCut's heatmap predictor does it.
+
+For each keypoint: the flat argmax of its heatmap (the first maximum on ties, in row-major
+order), ``x = col * stride_x + stride_x / 2`` and ``y = row * stride_y + stride_y / 2`` in input
+pixels, and the score = the heatmap value at the peak clipped to [0, 1]. Optional sub-pixel
+refinement (off by default, so default outputs stay identical to DeepLabCut's) moves the peak by
+a quadratic fit through its neighbours.
+
+Example::
+
+    import torch
+    from napari_superanimal.model.decode import decode_heatmaps
+    hm = torch.zeros(1, 2, 8, 8); hm[0, 0, 3, 5] = 0.9; hm[0, 1, 7, 0] = 2.0
+    decode_heatmaps(hm, stride=4)   # [[[22., 14., 0.9], [2., 30., 1.0]]]
+"""
+
+from __future__ import annotations
+
+import torch
+
+
+def decode_heatmaps(
+    heatmaps: torch.Tensor,
+    stride: float | tuple[float, float],
+    subpixel: bool = False,
+) -> torch.Tensor:
+    """``(N, K, h, w)`` heatmaps -> ``(N, K, 3)`` rows of ``x, y, score`` in input pixels.
+
+    ``stride`` is input pixels per heatmap cell, one number or ``(stride_y, stride_x)``.
+    """
+    if heatmaps.ndim != 4:
+        raise ValueError(f"heatmaps must be (N, K, h, w), got {tuple(heatmaps.shape)}")
+    sy, sx = (stride, stride) if isinstance(stride, int | float) else stride
+    n, k, h, w = heatmaps.shape
+    flat = heatmaps.reshape(n, k, h * w)
+    peak, index = flat.max(dim=-1)  # torch returns the first maximal index
+    rows = torch.div(index, w, rounding_mode="floor")
+    cols = index - rows * w
+    x = cols.to(heatmaps.dtype)
+    y = rows.to(heatmaps.dtype)
+    if subpixel:
+        dx, dy = _quadratic_offsets(heatmaps, rows, cols)
+        x, y = x + dx, y + dy
+    x = x * sx + 0.5 * sx
+    y = y * sy + 0.5 * sy
+    return torch.stack([x, y, peak.clamp(0.0, 1.0)], dim=-1)
+
+
+def _quadratic_offsets(heatmaps: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor):
+    """Sub-cell offsets in [-0.5, 0.5] from a parabola through the peak and its neighbours."""
+    n, k, h, w = heatmaps.shape
+    bi = torch.arange(n, device=heatmaps.device)[:, None].expand(n, k)
+    ki = torch.arange(k, device=heatmaps.device)[None, :].expand(n, k)
+
+    def at(r, c):
+        return heatmaps[bi, ki, r.clamp(0, h - 1), c.clamp(0, w - 1)]
+
+    centre = at(rows, cols)
+    left, right = at(rows, cols - 1), at(rows, cols + 1)
+    up, down = at(rows - 1, cols), at(rows + 1, cols)
+    dx = _vertex(left, centre, right) * ((cols > 0) & (cols < w - 1))
+    dy = _vertex(up, centre, down) * ((rows > 0) & (rows < h - 1))
+    return dx, dy
+
+
+def _vertex(a: torch.Tensor, b: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
+    denom = a - 2 * b + c
+    offset = torch.where(denom.abs() > 1e-12, 0.5 * (a - c) / denom, torch.zeros_like(denom))
+    return offset.clamp(-0.5, 0.5)
