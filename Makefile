@@ -16,4 +16,4 @@ test: setup
 	xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	.venv/bin/python benchmarks/run_all.py
+	.venv/bin/python benchmarks/bench_video.py

@@ -37,6 +37,11 @@ def test_open_video_in_viewer_and_scrub(make_napari_viewer, video_copy, index_fr
         assert shown.shape == (96, 160, 3)
         assert read_index(shown) == t
     video = layer.metadata[VIDEO_KEY]
+    if not video.complete:  # the conversion shows a napari progress bar while it runs
+        from napari.utils import progress
+
+        bars = [p.desc for p in progress._all_instances]
+        assert any(d.startswith("Converting clip.mp4") for d in bars) or video.complete, bars
     qtbot.waitUntil(lambda: video.complete, timeout=60_000)  # converted in the background
     viewer.dims.set_current_step(0, 42)
     assert read_index(np.asarray(layer._data_view)) == 42

@@ -37,8 +37,10 @@ def read_snapshot(path: str | os.PathLike) -> dict:
         raise CheckpointError(f"{path}: not a PyTorch snapshot ({type(err).__name__})") from err
     if isinstance(snapshot, dict) and "model" in snapshot and isinstance(snapshot["model"], dict):
         return snapshot
-    if isinstance(snapshot, dict) and snapshot and all(
-        isinstance(v, torch.Tensor) for v in snapshot.values()
+    if (
+        isinstance(snapshot, dict)
+        and snapshot
+        and all(isinstance(v, torch.Tensor) for v in snapshot.values())
     ):
         return {"model": snapshot, "metadata": {}}  # a bare state dict
     raise CheckpointError(f"{path}: not a DeepLabCut snapshot (no 'model' state dict)")
@@ -67,7 +69,9 @@ def load_snapshot(path: str | os.PathLike, network: nn.Module) -> dict:
     return dict(snapshot.get("metadata") or {})
 
 
-def save_snapshot(path: str | os.PathLike, network: nn.Module, metadata: dict | None = None) -> Path:
+def save_snapshot(
+    path: str | os.PathLike, network: nn.Module, metadata: dict | None = None
+) -> Path:
     """Write ``network`` as a DeepLabCut-layout snapshot (atomically: temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -89,8 +89,14 @@ class DeconvHead(nn.Module):
         for i, (k, s) in enumerate(zip(kernels, strides, strict=True)):
             padding, output_padding = _same_padding(k, s)
             layers.append(
-                nn.ConvTranspose2d(channels[i], channels[i + 1], k, stride=s, padding=padding,
-                                   output_padding=output_padding)
+                nn.ConvTranspose2d(
+                    channels[i],
+                    channels[i + 1],
+                    k,
+                    stride=s,
+                    padding=padding,
+                    output_padding=output_padding,
+                )
             )
             if i < len(kernels) - 1:
                 layers.append(nn.ReLU())
@@ -119,8 +125,7 @@ class BodypartHead(nn.Module):
         chans = [arch.feature_channels, *arch.hidden_channels, num_keypoints]
         self.heatmap_head = DeconvHead(chans, arch.heatmap_kernels, arch.heatmap_strides)
         self.locref_head = (
-            DeconvHead([*chans[:-1], 2 * num_keypoints], arch.heatmap_kernels,
-                       arch.heatmap_strides)
+            DeconvHead([*chans[:-1], 2 * num_keypoints], arch.heatmap_kernels, arch.heatmap_strides)
             if arch.locref
             else None
         )
@@ -154,6 +159,8 @@ def build_network(arch: str | Architecture, num_keypoints: int) -> PoseModel:
     """A randomly initialised :class:`PoseModel` for ``arch`` with ``num_keypoints`` outputs."""
     if isinstance(arch, str):
         if arch not in ARCHITECTURES:
-            raise ValueError(f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}")
+            raise ValueError(
+                f"unknown architecture {arch!r}; choose one of {sorted(ARCHITECTURES)}"
+            )
         arch = ARCHITECTURES[arch]
     return PoseModel(arch, num_keypoints)
