@@ -1,7 +1,7 @@
 """The ``napari-superanimal`` command line.
 
-Subcommands: ``open`` (a video in napari), ``ingest`` (convert to a frame store), ``demo``,
-``register-reader``. Bad input ends with a one-line reason on stderr and exit status 1.
+Subcommands: ``open`` (a video in napari), ``ingest`` (convert to a frame store), ``predict``
+(keypoints on every frame, as a DeepLabCut ``.h5``), ``demo``, ``register-reader``. Bad input ends with a one-line reason on stderr and exit status 1.
 
 Example::
 
@@ -60,6 +60,43 @@ def _cmd_open(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_predict(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from tqdm import tqdm
+
+    from .labels.io.dlc import save_predictions_h5
+    from .model.inference import load_model
+    from .video import open_video
+
+    model = load_model(
+        args.model,
+        weights=args.weights,
+        arch=args.arch,
+        device=args.device,
+        download=not args.offline,
+    )
+    video = open_video(args.video)
+    with tqdm(
+        total=len(video),
+        unit="frame",
+        desc=f"predict {video.name}",
+        disable=args.quiet,
+        file=sys.stderr,
+    ) as bar:
+        poses = model.predict_video(
+            video, batch_size=args.batch_size, progress=lambda done, total: bar.update(done - bar.n)
+        )
+    out = (
+        Path(args.out)
+        if args.out
+        else video.store_path.with_name(f"{Path(video.name).stem}_{model.name}.h5")
+    )
+    save_predictions_h5(out, poses, model.keypoints, scorer=model.name)
+    print(out)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo.run import run_demo
 
@@ -97,6 +134,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--overwrite", action="store_true", help="rebuild an existing store")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_ingest)
+
+    p = sub.add_parser("predict", help="predict keypoints on every frame; write a DLC .h5")
+    p.add_argument("video")
+    p.add_argument(
+        "--model",
+        default="superanimal_topviewmouse",
+        help="superanimal_topviewmouse (default) or superanimal_quadruped",
+    )
+    p.add_argument("--arch", default="hrnet_w32", help="pose architecture (default hrnet_w32)")
+    p.add_argument("--weights", help="a snapshot file (default: local caches, then download)")
+    p.add_argument("--out", help="output .h5 (default: <video>_<model>.h5 beside the store)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
+    p.add_argument("--offline", action="store_true", help="never download weights")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_predict)
 
     p = sub.add_parser("demo", help="run the demo on a synthetic video (no download)")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")

@@ -1,0 +1,1 @@
+"""Keypoint labels and predictions, and their file formats."""

@@ -1,0 +1,1 @@
+"""One module per file format, each with ``load_*`` / ``save_*`` functions."""

@@ -1,0 +1,182 @@
+"""Run a pose network on frames: full frame or top-down crops, batched, in inference mode.
+
+:func:`load_model` gives a :class:`PoseEstimator`, the object Jupyter, the CLI, napari and dask
+workers all use. ``predict(frames)`` takes uint8 RGB ``(N, H, W, 3)`` and returns ``(N, K, 3)``
+rows of x, y, score in frame pixels.
+
+Example::
+
+    from napari_superanimal.model.inference import load_model
+    model = load_model("superanimal_topviewmouse", weights="superanimal_topviewmouse_hrnet_w32.pt")
+    model.keypoints[:2], model.predict(frames).shape      # ('nose', 'left_ear'), (N, 27, 3)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..zoo import get_entry, resolve_weights
+from .checkpoint import load_snapshot
+from .decode import decode_heatmaps
+from .networks import PoseModel, build_network
+from .preprocess import crop_with_context, normalize, pad_to_multiple
+
+TOP_DOWN_SIZE = (256, 256)
+
+
+def pick_device(device: str | torch.device | None = "auto") -> torch.device:
+    """``"auto"``: CUDA when present, else the CPU."""
+    if device in (None, "auto"):
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    return torch.device(device)
+
+
+class PoseEstimator:
+    """A pose network with its keypoint names, ready for inference."""
+
+    def __init__(
+        self,
+        network: PoseModel,
+        keypoints: Iterable[str],
+        device="auto",
+        name: str = "",
+        weights: str | os.PathLike | None = None,
+    ):
+        self.keypoints = tuple(keypoints)
+        if len(self.keypoints) != network.num_keypoints:
+            raise ValueError(
+                f"{len(self.keypoints)} keypoint names for a network with "
+                f"{network.num_keypoints} outputs"
+            )
+        self.device = pick_device(device)
+        self.network = network.to(self.device).eval()
+        self.name = name or network.arch.name
+        self.weights = Path(weights) if weights is not None else None
+
+    def __repr__(self) -> str:
+        return f"<PoseEstimator {self.name} ({len(self.keypoints)} keypoints) on {self.device}>"
+
+    @torch.inference_mode()
+    def heatmaps(self, batch: torch.Tensor) -> torch.Tensor:
+        """Raw heatmaps for a normalised ``(N, 3, H, W)`` batch."""
+        return self.network(batch.to(self.device))["heatmap"].float().cpu()
+
+    def predict(
+        self,
+        frames: np.ndarray,
+        boxes: np.ndarray | None = None,
+        batch_size: int = 8,
+        subpixel: bool = False,
+    ) -> np.ndarray:
+        """Keypoints ``(N, K, 3)`` (x, y, score) in frame pixels for ``(N, H, W, 3)`` frames.
+
+        Without ``boxes`` the network sees each whole frame (zero-padded to a multiple of 32);
+        with ``boxes`` (``(N, 4)`` x, y, w, h, one per frame) it sees a 256x256 crop with context.
+        """
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            return self.predict(
+                frames[None],
+                None if boxes is None else np.asarray(boxes)[None],
+                batch_size,
+                subpixel,
+            )[0]
+        if frames.ndim != 4 or frames.shape[-1] != 3 or frames.dtype != np.uint8:
+            raise ValueError(
+                f"frames must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}"
+            )
+        out = np.empty((len(frames), len(self.keypoints), 3), np.float32)
+        for start in range(0, len(frames), batch_size):
+            stop = min(start + batch_size, len(frames))
+            if boxes is None:
+                out[start:stop] = self._predict_full(frames[start:stop], subpixel)
+            else:
+                out[start:stop] = self._predict_crops(
+                    frames[start:stop], np.asarray(boxes)[start:stop], subpixel
+                )
+        return out
+
+    def _predict_full(self, frames: np.ndarray, subpixel: bool) -> np.ndarray:
+        batch = pad_to_multiple(normalize(frames), 32)
+        hm = self.heatmaps(batch)
+        stride = (batch.shape[-2] / hm.shape[-2], batch.shape[-1] / hm.shape[-1])
+        return decode_heatmaps(hm, stride, subpixel=subpixel).numpy()
+
+    def _predict_crops(self, frames: np.ndarray, boxes: np.ndarray, subpixel: bool) -> np.ndarray:
+        crops, transforms = zip(
+            *(crop_with_context(f, b, TOP_DOWN_SIZE) for f, b in zip(frames, boxes, strict=True)),
+            strict=True,
+        )
+        batch = normalize(np.stack(crops))
+        hm = self.heatmaps(batch)
+        stride = (batch.shape[-2] / hm.shape[-2], batch.shape[-1] / hm.shape[-1])
+        pred = decode_heatmaps(hm, stride, subpixel=subpixel).numpy()
+        return np.stack([t.to_frame(p) for t, p in zip(transforms, pred, strict=True)])
+
+    def predict_video(
+        self,
+        video,
+        frames: Iterable[int] | None = None,
+        batch_size: int = 8,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> np.ndarray:
+        """Predict frames of a :class:`~napari_superanimal.video.Video` (all by default).
+
+        The next batch is read (from the store or the source) in a thread while the network
+        runs on the current one. Returns ``(len(frames), K, 3)``.
+        """
+        indices = np.arange(len(video)) if frames is None else np.asarray(list(frames), int)
+        batches = [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
+        out = np.empty((len(indices), len(self.keypoints), 3), np.float32)
+
+        def read(batch: np.ndarray) -> np.ndarray:
+            return np.stack([video.read_frame(int(i)) for i in batch])
+
+        with ThreadPoolExecutor(1, thread_name_prefix="frame-prefetch") as pool:
+            pending = pool.submit(read, batches[0]) if batches else None
+            done = 0
+            for b, batch in enumerate(batches):
+                pixels = pending.result()
+                if b + 1 < len(batches):
+                    pending = pool.submit(read, batches[b + 1])
+                out[done : done + len(batch)] = self.predict(pixels, batch_size=len(batch))
+                done += len(batch)
+                if progress is not None:
+                    progress(done, len(indices))
+        return out
+
+
+def load_model(
+    name: str = "superanimal_topviewmouse",
+    weights: str | os.PathLike | None = None,
+    device: str = "auto",
+    arch: str = "hrnet_w32",
+    keypoints: Iterable[str] | None = None,
+    download: bool = True,
+) -> PoseEstimator:
+    """Load a SuperAnimal model (or a light/custom one) ready to ``predict``.
+
+    ``name`` is a SuperAnimal dataset (``superanimal_topviewmouse``, ``superanimal_quadruped``):
+    its keypoints are known and its weights are resolved (``weights`` path, local caches, then
+    the hub). For any other name pass ``keypoints`` and, for trained weights, ``weights``;
+    without weights the network is randomly initialised (for training from scratch).
+    """
+    if name.startswith("superanimal_"):
+        entry = get_entry(name, arch)
+        names = tuple(keypoints) if keypoints is not None else entry.keypoints
+        path = resolve_weights(entry.weights, weights, download=download)
+    else:
+        if keypoints is None:
+            raise ValueError(f"{name!r} is not a SuperAnimal model: pass keypoints=[...]")
+        names = tuple(keypoints)
+        path = Path(weights) if weights is not None else None
+    network = build_network(arch, len(names))
+    if path is not None:
+        load_snapshot(path, network)
+    return PoseEstimator(network, names, device=device, name=f"{name}_{arch}", weights=path)
