@@ -1,7 +1,8 @@
 """The ``napari-superanimal`` command line.
 
 Subcommands: ``open`` (a video in napari), ``ingest`` (convert to a frame store), ``predict``
-(keypoints on every frame, as a DeepLabCut ``.h5``), ``demo``, ``register-reader``. Bad input ends with a one-line reason on stderr and exit status 1.
+(keypoints on every frame, as a DeepLabCut ``.h5``), ``demo``, ``register-reader``. Bad input
+ends with a one-line reason on stderr and exit status 1.
 
 Example::
 
