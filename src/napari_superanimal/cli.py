@@ -18,13 +18,12 @@ from collections.abc import Sequence
 
 from . import __version__
 from .errors import SuperAnimalError
+from .progress import frame_bar
 
 PROG = "napari-superanimal"
 
 
 def _cmd_ingest(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from .video import open_video
 
     video = open_video(
@@ -36,13 +35,7 @@ def _cmd_ingest(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     if not video.complete:
-        with tqdm(
-            total=len(video),
-            unit="frame",
-            desc=f"ingest {video.name}",
-            disable=args.quiet,
-            file=sys.stderr,
-        ) as bar:
+        with frame_bar(len(video), f"ingest {video.name}", args.quiet) as bar:
             for done in video.convert_iter():
                 bar.update(done - bar.n)
     print(video.store_path)
@@ -64,8 +57,6 @@ def _cmd_open(args: argparse.Namespace) -> int:
 def _cmd_predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from tqdm import tqdm
-
     from .labels.io.dlc import save_predictions_h5
     from .model.inference import load_model
     from .video import open_video
@@ -78,13 +69,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         download=not args.offline,
     )
     video = open_video(args.video)
-    with tqdm(
-        total=len(video),
-        unit="frame",
-        desc=f"predict {video.name}",
-        disable=args.quiet,
-        file=sys.stderr,
-    ) as bar:
+    with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
         poses = model.predict_video(
             video, batch_size=args.batch_size, progress=lambda done, total: bar.update(done - bar.n)
         )

@@ -15,8 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from tqdm import tqdm
-
+from ..progress import frame_bar
 from ..video import open_video
 from .mouse import KEYPOINTS, make_mouse_video
 
@@ -40,7 +39,7 @@ def run_demo(
 
     video = open_video(video_path, convert=False, overwrite=True)
     t1 = time.perf_counter()
-    with tqdm(total=len(video), unit="frame", desc="demo: ingest", file=sys.stderr) as bar:
+    with frame_bar(len(video), "demo: ingest") as bar:
         for done in video.convert_iter():
             bar.update(done - bar.n)
     t_ingest = time.perf_counter() - t1
