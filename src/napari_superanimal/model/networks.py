@@ -39,13 +39,14 @@ class Architecture:
 
 
 ARCHITECTURES: dict[str, Architecture] = {
-    # SuperAnimal HRNet-W32: timm's raw branch outputs (no "incre" modules); the stride-4
+    # SuperAnimal HRNet-W32 as DeepLabCut 3 builds it: timm's raw branch outputs (no "incre"
+    # modules), branches 1-4 (the stem's stride-2 map is not returned); the first, stride-4
     # 32-channel branch feeds a 1x1 transposed convolution. No location refinement.
     "hrnet_w32": Architecture(
         name="hrnet_w32",
         timm_name="hrnet_w32",
-        timm_kwargs={"feature_location": ""},
-        feature_index=1,
+        timm_kwargs={"feature_location": "", "out_indices": (1, 2, 3, 4)},
+        feature_index=0,
         feature_channels=32,
         stride=4,
         description="SuperAnimal HRNet-W32 (DeepLabCut 3 layout)",
