@@ -101,3 +101,20 @@ def test_gray_video_is_stored_with_one_channel_and_read_as_rgb(tmp_path, codec):
 def test_colour_video_is_stored_with_three_channels(video_copy):
     video = open_video(video_copy, convert=False, shard_frames=32)
     assert video.store.frames.shape[-1] == 3
+
+
+@pytest.mark.parametrize(
+    ("suffix", "codec"), [(".mkv", "libx264"), (".mov", "libx264"), (".avi", "mpeg4")]
+)
+def test_other_containers_are_frame_exact_too(tmp_path, suffix, codec):
+    path = write_index_video(
+        tmp_path / f"clip{suffix}", n_frames=60, gop=25, codec=codec, bframes=2
+    )
+    reference = decode_all(path)
+    video = open_video(path, codec="lossless", convert=False, shard_frames=16)
+    assert len(video) == len(reference) == 60
+    for i in np.random.default_rng(4).permutation(60)[:20]:
+        np.testing.assert_array_equal(video.read_frame(int(i)), reference[i])
+    video.convert()
+    for i in range(0, 60, 7):
+        np.testing.assert_array_equal(video.read_frame(i), reference[i])
