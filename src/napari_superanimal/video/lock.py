@@ -1,4 +1,4 @@
-"""An exclusive, crash-safe lock on a store folder (``flock``: released when the process dies).
+"""An exclusive, crash-safe lock on a folder or file (``flock``: released when the process dies).
 
 Example::
 
@@ -20,10 +20,23 @@ except ImportError:  # Windows: no advisory locks; conversion there is single-pr
 
 
 class StoreLock:
-    """Hold an exclusive lock on ``<store>/.lock``; a second holder gets :class:`StoreError`."""
+    """Hold an exclusive lock on ``<store>/.lock``; a second holder gets :class:`StoreError`.
 
-    def __init__(self, store_path: str | os.PathLike):
-        self.path = Path(store_path) / ".lock"
+    ``lock_file`` overrides where the lock lives and ``busy`` the message a second holder gets.
+    """
+
+    def __init__(
+        self,
+        store_path: str | os.PathLike,
+        *,
+        lock_file: str | os.PathLike | None = None,
+        busy: str = "another process is converting this video",
+        error: type[Exception] = StoreError,
+    ):
+        self.path = Path(lock_file) if lock_file is not None else Path(store_path) / ".lock"
+        self.target = Path(store_path)
+        self.busy = busy
+        self.error = error
         self._fd: int | None = None
 
     def __enter__(self) -> StoreLock:
@@ -34,9 +47,7 @@ class StoreLock:
             except BlockingIOError as err:
                 os.close(self._fd)
                 self._fd = None
-                raise StoreError(
-                    f"{self.path.parent}: another process is converting this video"
-                ) from err
+                raise self.error(f"{self.target}: {self.busy}") from err
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,0 +1,289 @@
+"""The label store: every keypoint edit committed to SQLite (WAL) before it counts as done.
+
+One row per (video, frame, keypoint) holds x, y, a state (``labeled`` by hand, ``hidden`` /
+occluded, ``accepted`` from a prediction), the model version a point came from, and when it
+changed. Every edit also appends its before/after to ``history``, which gives undo, redo and an
+audit trail. Reads for one frame use the primary key, so they cost O(keypoints) whatever the
+number of labeled frames. The schema is versioned: newer files are refused, not misread. Only
+one process may write (a lock file beside the database); a second one gets a clear error.
+
+Example::
+
+    from napari_superanimal.labels.store import LabelStore
+    with LabelStore.open("project/labels.sqlite") as store:
+        store.set_point("mouse.mp4", 10, "nose", 101.5, 80.0)
+        store.undo()
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..errors import SuperAnimalError
+from ..video.lock import StoreLock
+
+SCHEMA_VERSION = 1
+APP = "napari-superanimal.labels"
+STATES = ("labeled", "hidden", "accepted")
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS labels (
+    video TEXT NOT NULL, frame INTEGER NOT NULL, keypoint TEXT NOT NULL,
+    x REAL, y REAL,
+    state TEXT NOT NULL CHECK (state IN ('labeled', 'hidden', 'accepted')),
+    model_version TEXT, updated REAL NOT NULL,
+    PRIMARY KEY (video, frame, keypoint)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS history (
+    id INTEGER PRIMARY KEY AUTOINCREMENT, txn INTEGER NOT NULL,
+    video TEXT NOT NULL, frame INTEGER NOT NULL, keypoint TEXT NOT NULL,
+    before TEXT, after TEXT, at REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0
+);
+CREATE INDEX IF NOT EXISTS history_txn ON history (txn);
+"""
+
+
+class LabelStoreError(SuperAnimalError):
+    """The label file is foreign, damaged, newer than this code, or in use by another writer."""
+
+
+@dataclass(frozen=True)
+class Point:
+    """One keypoint's label on one frame."""
+
+    keypoint: str
+    x: float | None
+    y: float | None
+    state: str
+    model_version: str | None = None
+
+
+class LabelStore:
+    """A durable, undoable store of keypoint labels (see the module docstring)."""
+
+    def __init__(self, path: Path, conn: sqlite3.Connection, lock: StoreLock | None):
+        self.path = path
+        self._conn = conn
+        self._lock = lock
+
+    # -- opening ----------------------------------------------------------------------------
+    @classmethod
+    def open(cls, path: str | os.PathLike, readonly: bool = False) -> LabelStore:
+        """Open (creating if absent) the store at ``path``; ``readonly`` skips the writer lock."""
+        path = Path(path)
+        lock = None
+        if not readonly:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            lock = StoreLock(
+                path,
+                lock_file=path.with_name(path.name + ".lock"),
+                busy="another process has these labels open for writing; "
+                "close it first (or open read-only)",
+                error=LabelStoreError,
+            ).__enter__()
+        try:
+            conn = cls._connect(path, readonly)
+        except BaseException:
+            if lock is not None:
+                lock.__exit__(None, None, None)
+            raise
+        return cls(path, conn, lock)
+
+    @staticmethod
+    def _connect(path: Path, readonly: bool) -> sqlite3.Connection:
+        existed = path.exists() and path.stat().st_size > 0
+        if readonly and not existed:
+            raise LabelStoreError(f"{path}: no label store here")
+        uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        try:
+            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5.0)
+            if existed:
+                tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+            else:
+                tables = set()
+        except sqlite3.DatabaseError as err:
+            raise LabelStoreError(f"{path}: not a label store ({err})") from err
+        if existed and "meta" not in tables:
+            conn.close()
+            raise LabelStoreError(f"{path}: not a napari-superanimal label store")
+        if not readonly:
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=FULL")
+            conn.executescript(_SCHEMA)
+            if not existed:
+                conn.execute(
+                    "INSERT INTO meta VALUES ('app', ?), ('schema_version', ?)",
+                    (APP, str(SCHEMA_VERSION)),
+                )
+        meta = dict(conn.execute("SELECT key, value FROM meta"))
+        if meta.get("app") != APP:
+            conn.close()
+            raise LabelStoreError(f"{path}: not a napari-superanimal label store")
+        if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
+            conn.close()
+            raise LabelStoreError(
+                f"{path}: label schema v{meta['schema_version']} is newer than this "
+                f"napari-superanimal understands (v{SCHEMA_VERSION}); upgrade napari-superanimal"
+            )
+        return conn
+
+    def close(self) -> None:
+        self._conn.close()
+        if self._lock is not None:
+            self._lock.__exit__(None, None, None)
+            self._lock = None
+
+    def __enter__(self) -> LabelStore:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- reading ----------------------------------------------------------------------------
+    def frame(self, video: str, frame: int) -> dict[str, Point]:
+        """Labels of one frame, by keypoint (an index range scan: O(keypoints))."""
+        rows = self._conn.execute(
+            "SELECT keypoint, x, y, state, model_version FROM labels WHERE video=? AND frame=?",
+            (video, int(frame)),
+        )
+        return {r[0]: Point(*r) for r in rows}
+
+    def labeled_frames(self, video: str) -> list[int]:
+        """Frames of ``video`` with at least one label, sorted."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT frame FROM labels WHERE video=? ORDER BY frame", (video,)
+        )
+        return [r[0] for r in rows]
+
+    def integrity_ok(self) -> bool:
+        """SQLite's own ``PRAGMA integrity_check``."""
+        return self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+
+    # -- editing ----------------------------------------------------------------------------
+    def set_point(
+        self,
+        video: str,
+        frame: int,
+        keypoint: str,
+        x: float,
+        y: float,
+        state: str = "labeled",
+        model_version: str | None = None,
+    ) -> None:
+        """Label one keypoint (committed and durable when this returns)."""
+        self.apply(
+            video, frame, {keypoint: Point(keypoint, float(x), float(y), state, model_version)}
+        )
+
+    def hide(self, video: str, frame: int, keypoint: str) -> None:
+        """Mark a keypoint hidden (occluded) on a frame, keeping its last position if any."""
+        old = self.frame(video, frame).get(keypoint)
+        self.apply(
+            video,
+            frame,
+            {
+                keypoint: Point(
+                    keypoint,
+                    old.x if old else None,
+                    old.y if old else None,
+                    "hidden",
+                    old.model_version if old else None,
+                )
+            },
+        )
+
+    def delete(self, video: str, frame: int, keypoints: Iterable[str]) -> None:
+        """Remove labels (undoable)."""
+        self.apply(video, frame, {k: None for k in keypoints})
+
+    def apply(self, video: str, frame: int, changes: dict[str, Point | None]) -> int:
+        """Apply several changes to one frame in one transaction; return its history id."""
+        for point in changes.values():
+            if point is not None and point.state not in STATES:
+                raise ValueError(f"state must be one of {STATES}, not {point.state!r}")
+        now = time.time()
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            txn = conn.execute("SELECT COALESCE(MAX(txn), 0) + 1 FROM history").fetchone()[0]
+            conn.execute("DELETE FROM history WHERE undone = 1")  # a new edit drops the redo tail
+            for keypoint, point in changes.items():
+                before = self._row(video, frame, keypoint)
+                after = (
+                    None if point is None else [point.x, point.y, point.state, point.model_version]
+                )
+                self._write(video, frame, keypoint, after, now)
+                conn.execute(
+                    "INSERT INTO history (txn, video, frame, keypoint, before, after, at) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                    (txn, video, int(frame), keypoint, _dump(before), _dump(after), now),
+                )
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return txn
+
+    def undo(self) -> bool:
+        """Revert the latest edit still in effect; False when there is nothing to undo."""
+        return self._step("SELECT MAX(txn) FROM history WHERE undone = 0", "before", 1)
+
+    def redo(self) -> bool:
+        """Re-apply the earliest undone edit; False when there is nothing to redo."""
+        return self._step("SELECT MIN(txn) FROM history WHERE undone = 1", "after", 0)
+
+    def _step(self, pick: str, column: str, mark: int) -> bool:
+        conn = self._conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            txn = conn.execute(pick).fetchone()[0]
+            if txn is None:
+                conn.execute("COMMIT")
+                return False
+            rows = conn.execute(
+                f"SELECT video, frame, keypoint, {column} FROM history WHERE txn=? ORDER BY id",
+                (txn,),
+            ).fetchall()
+            for video, frame, keypoint, value in rows:
+                self._write(video, frame, keypoint, _load(value), time.time())
+            conn.execute("UPDATE history SET undone=? WHERE txn=?", (mark, txn))
+            conn.execute("COMMIT")
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        return True
+
+    def _row(self, video: str, frame: int, keypoint: str) -> list | None:
+        row = self._conn.execute(
+            "SELECT x, y, state, model_version FROM labels "
+            "WHERE video=? AND frame=? AND keypoint=?",
+            (video, int(frame), keypoint),
+        ).fetchone()
+        return list(row) if row else None
+
+    def _write(self, video: str, frame: int, keypoint: str, value: list | None, now: float):
+        if value is None:
+            self._conn.execute(
+                "DELETE FROM labels WHERE video=? AND frame=? AND keypoint=?",
+                (video, int(frame), keypoint),
+            )
+        else:
+            self._conn.execute(
+                "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (video, int(frame), keypoint, *value, now),
+            )
+
+
+def _dump(value) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _load(text: str | None):
+    return None if text is None else json.loads(text)
