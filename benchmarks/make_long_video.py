@@ -7,14 +7,12 @@ defaults for GOP (250) and B-frames (3), at CRF 23: a realistic stand-in for hou
 from __future__ import annotations
 
 import sys
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from scipy import ndimage
 
-from napari_superanimal.video.synthetic import BITS
+from napari_superanimal.video.synthetic import BITS, write_video
 
 H, W = 480, 640
 
@@ -25,10 +23,8 @@ def make(n_frames: int, out: Path, fps: int = 30) -> Path:
     tex = (150 + 60 * tex / tex.std()).clip(0, 255).astype(np.uint8)
     yy, xx = np.mgrid[0:H, 0:W]
     tmp = out.with_suffix(".partial.mp4")
-    with av.open(str(tmp), mode="w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = W, H, "yuv420p"
-        stream.options = {"preset": "veryfast", "crf": "23"}
+
+    def frames():
         for i in range(n_frames):
             dy, dx = int(32 + 30 * np.sin(i / 97)), int(32 + 30 * np.cos(i / 61))
             gray = tex[dy : dy + H, dx : dx + W].copy()
@@ -38,10 +34,9 @@ def make(n_frames: int, out: Path, fps: int = 30) -> Path:
             frame[..., 0] = np.clip(frame[..., 0].astype(np.int16) + 12, 0, 255)
             for bit in range(BITS):
                 frame[0:8, bit * 8 : (bit + 1) * 8] = 255 if (i >> bit) & 1 else 0
-            for packet in stream.encode(av.VideoFrame.from_ndarray(frame, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            yield frame
+
+    write_video(tmp, frames(), fps, "libx264", {"preset": "veryfast", "crf": "23"})
     tmp.replace(out)
     return out
 

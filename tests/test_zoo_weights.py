@@ -86,24 +86,22 @@ class _FakeHub(http.server.BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(self.payload)))
         self.send_header("Content-Type", "application/octet-stream")
 
-    def do_HEAD(self):  # noqa: N802 - http.server API
-        self.requests.append(f"HEAD {self.path}")
+    def _serve(self, method: str, body: bool) -> None:
+        self.requests.append(f"{method} {self.path}")
         if not self.path.endswith(ENTRY.weights.filename):
             self.send_error(404)
             return
         self.send_response(200)
         self._headers()
         self.end_headers()
+        if body:
+            self.wfile.write(self.payload)
+
+    def do_HEAD(self):  # noqa: N802 - http.server API
+        self._serve("HEAD", body=False)
 
     def do_GET(self):  # noqa: N802
-        self.requests.append(f"GET {self.path}")
-        if not self.path.endswith(ENTRY.weights.filename):
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self._headers()
-        self.end_headers()
-        self.wfile.write(self.payload)
+        self._serve("GET", body=True)
 
     def log_message(self, *args):
         pass

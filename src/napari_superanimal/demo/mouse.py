@@ -15,13 +15,13 @@ Example::
 from __future__ import annotations
 
 import os
-from fractions import Fraction
 from pathlib import Path
 
-import av
 import numpy as np
 from scipy import ndimage
 from skimage import draw
+
+from ..video.synthetic import write_video
 
 KEYPOINTS = ("nose", "left_ear", "right_ear", "neck", "mid_back", "tail_base", "tail_end")
 _BODY = 26.0  # body half-length in pixels at the default size
@@ -136,17 +136,12 @@ def make_mouse_video(
     floor = make_floor(height, width, seed)
     centres, headings = mouse_path(n_frames, height, width, seed)
     truth = np.empty((n_frames, len(KEYPOINTS), 2), np.float32)
-    with av.open(str(path), mode="w") as container:
-        stream = container.add_stream("libx264", rate=Fraction(fps))
-        stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
-        stream.options = {"crf": "20", "preset": "veryfast", "g": "60"}
+
+    def frames():
         for t in range(n_frames):
-            kp = mouse_keypoints(centres[t], headings[t], wag=0.35 * t, scale=scale)
-            truth[t] = kp
-            image = render_frame(floor, kp, headings[t], scale, rng)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
+            truth[t] = mouse_keypoints(centres[t], headings[t], wag=0.35 * t, scale=scale)
+            yield render_frame(floor, truth[t], headings[t], scale, rng)
+
+    write_video(path, frames(), fps, "libx264", {"crf": "20", "preset": "veryfast", "g": "60"})
     np.savez(path.with_suffix(".keypoints.npz"), keypoints=truth, names=np.array(KEYPOINTS))
     return path, truth

@@ -12,7 +12,9 @@ Example::
 
 from __future__ import annotations
 
+import itertools
 import os
+from collections.abc import Iterable
 from fractions import Fraction
 from pathlib import Path
 
@@ -50,6 +52,31 @@ def read_index(frame: np.ndarray) -> int:
     return int(sum(1 << b for b, on in enumerate(bits) if on))
 
 
+def write_video(
+    path: str | os.PathLike,
+    frames: Iterable[np.ndarray],
+    fps: int = 30,
+    codec: str = "libx264",
+    options: dict | None = None,
+    container_options: dict | None = None,
+) -> Path:
+    """Encode ``(H, W, 3)`` uint8 RGB ``frames`` into ``path`` (yuv420p) and return it."""
+    path = Path(path)
+    frames = iter(frames)
+    first = next(frames)
+    with av.open(str(path), mode="w", options=container_options or {}) as container:
+        stream = container.add_stream(codec, rate=Fraction(fps))
+        stream.height, stream.width = first.shape[:2]
+        stream.pix_fmt = "yuv420p"
+        stream.options = dict(options or {})
+        for image in itertools.chain([first], frames):
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    return path
+
+
 def write_index_video(
     path: str | os.PathLike,
     n_frames: int = 120,
@@ -65,28 +92,20 @@ def write_index_video(
 
     ``faststart`` puts an MP4's index (moov box) before the frame data, as streaming encoders do.
     """
-    path = Path(path)
     height, width = size
-    options = {"movflags": "faststart"} if faststart else {}
-    with av.open(str(path), mode="w", options=options) as container:
-        stream = container.add_stream(codec, rate=Fraction(fps))
-        stream.width, stream.height = width, height
-        stream.pix_fmt = "yuv420p"
-        if codec == "libx264":
-            stream.options = {
-                "g": str(gop),
-                "bf": str(bframes),
-                "crf": "18",
-                "preset": "veryfast",
-                "x264-params": f"keyint={gop}:min-keyint={gop}",
-            }
-        for i in range(n_frames):
-            image = index_frame(i, height, width, gray=gray)
-            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="rgb24")):
-                container.mux(packet)
-        for packet in stream.encode():
-            container.mux(packet)
-    return path
+    options = {}
+    if codec == "libx264":
+        options = {
+            "g": str(gop),
+            "bf": str(bframes),
+            "crf": "18",
+            "preset": "veryfast",
+            "x264-params": f"keyint={gop}:min-keyint={gop}",
+        }
+    frames = (index_frame(i, height, width, gray=gray) for i in range(n_frames))
+    return write_video(
+        path, frames, fps, codec, options, {"movflags": "faststart"} if faststart else None
+    )
 
 
 def decode_all(path: str | os.PathLike) -> np.ndarray:
