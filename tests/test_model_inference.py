@@ -129,3 +129,9 @@ def test_cli_predict_writes_a_deeplabcut_h5(video_copy, tmp_path):
 
     ds = load_poses.from_dlc_file(out, fps=30)
     assert ds.position.shape[0] == 150 and "nose" in list(ds.keypoints.values)
+    # the predictions also persist in the video's project, under the model that made them
+    from napari_superanimal.labels.project import Project
+
+    with Project.open(video_copy.with_name("clip.superanimal"), readonly=True) as project:
+        stored = project.frame_predictions("clip.mp4", 7, "superanimal_topviewmouse_hrnet_w32")
+    np.testing.assert_allclose(stored, df.iloc[7].to_numpy().reshape(27, 3), rtol=1e-6)

@@ -58,6 +58,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from .labels.io.dlc import save_predictions_h5
+    from .labels.project import PROJECT_SUFFIX, Project
     from .model.inference import load_model
     from .video import open_video
 
@@ -69,6 +70,10 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         download=not args.offline,
     )
     video = open_video(args.video)
+    stem = Path(video.name).stem
+    folder = args.project or video.store_path.with_name(stem + PROJECT_SUFFIX)
+    with Project.for_video(video.source_path or video.store_path, model.keypoints, folder) as proj:
+        proj.check_model(model.name, model.keypoints)  # before any work: a mismatch is one line
     with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
         poses = model.predict_video(
             video, batch_size=args.batch_size, progress=lambda done, total: bar.update(done - bar.n)
@@ -78,6 +83,8 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         if args.out
         else video.store_path.with_name(f"{Path(video.name).stem}_{model.name}.h5")
     )
+    with Project.open(folder) as proj:
+        proj.save_predictions(video.name, model.name, poses)
     save_predictions_h5(out, poses, model.keypoints, scorer=model.name)
     print(out)
     return 0
@@ -131,6 +138,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--arch", default="hrnet_w32", help="pose architecture (default hrnet_w32)")
     p.add_argument("--weights", help="a snapshot file (default: local caches, then download)")
     p.add_argument("--out", help="output .h5 (default: <video>_<model>.h5 beside the store)")
+    p.add_argument(
+        "--project", help="project folder (default: <video>.superanimal beside the store)"
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
     p.add_argument("--offline", action="store_true", help="never download weights")
