@@ -72,18 +72,17 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     video = open_video(args.video)
     stem = Path(video.name).stem
     folder = args.project or video.store_path.with_name(stem + PROJECT_SUFFIX)
+    out = Path(args.out) if args.out else video.store_path.with_name(f"{stem}_{model.name}.h5")
+    # Held open while predicting: a keypoint mismatch fails before any work, and no other
+    # process writes the project meanwhile.
     with Project.for_video(video.source_path or video.store_path, model.keypoints, folder) as proj:
-        proj.check_model(model.name, model.keypoints)  # before any work: a mismatch is one line
-    with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
-        poses = model.predict_video(
-            video, batch_size=args.batch_size, progress=lambda done, total: bar.update(done - bar.n)
-        )
-    out = (
-        Path(args.out)
-        if args.out
-        else video.store_path.with_name(f"{Path(video.name).stem}_{model.name}.h5")
-    )
-    with Project.open(folder) as proj:
+        proj.check_model(model.name, model.keypoints)
+        with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
+            poses = model.predict_video(
+                video,
+                batch_size=args.batch_size,
+                progress=lambda done, total: bar.update(done - bar.n),
+            )
         proj.save_predictions(video.name, model.name, poses)
     save_predictions_h5(out, poses, model.keypoints, scorer=model.name)
     print(out)

@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import zarr
 
+from ..atomic import atomic_path
 from ..errors import SuperAnimalError
 from .store import LabelStore
 
@@ -212,6 +213,5 @@ class Project:
 
 
 def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(data, indent=2))
-    os.replace(tmp, path)
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from ..atomic import atomic_path
 from ..errors import SuperAnimalError
 
 
@@ -75,7 +76,6 @@ def save_snapshot(
     """Write ``network`` as a DeepLabCut-layout snapshot (atomically: temp file + rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(path.suffix + ".partial")
-    torch.save({"model": network.state_dict(), "metadata": dict(metadata or {})}, tmp)
-    tmp.replace(path)
+    with atomic_path(path) as tmp:
+        torch.save({"model": network.state_dict(), "metadata": dict(metadata or {})}, tmp)
     return path

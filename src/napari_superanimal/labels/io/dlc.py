@@ -18,6 +18,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ...atomic import atomic_path
+
 H5_KEY = "df_with_missing"
 
 
@@ -44,9 +46,7 @@ def save_predictions_h5(
 ) -> Path:
     """Write predictions as a DeepLabCut ``.h5`` (atomically: temp file + rename)."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
-    predictions_frame(poses, keypoints, scorer, individual).to_hdf(
-        tmp, key=H5_KEY, mode="w", format="table"
-    )
-    tmp.replace(path)
+    frame = predictions_frame(poses, keypoints, scorer, individual)
+    with atomic_path(path) as tmp:
+        frame.to_hdf(tmp, key=H5_KEY, mode="w", format="table")
     return path
