@@ -155,3 +155,31 @@ def test_cli_ingest_prints_the_store_path(video_copy):
     store = Path(proc.stdout.strip())
     assert store == video_copy.with_name("clip.frames.zarr").resolve()
     assert FrameStore.open(store).complete
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason"),
+    [
+        (["--track"], "--track needs a first box"),
+        (["--roi", "1,2,3"], "--roi wants X,Y,W,H"),
+        (["--roi", "0,0,-5,10"], "positive width and height"),
+        (["--arch", "vit_huge"], "unknown model 'vit_huge'"),
+        (["--detector", "yolo"], "unknown model 'yolo'"),
+    ],
+)
+def test_cli_predict_rejects_bad_box_options_with_one_line(video_copy, tmp_path, extra, reason):
+    from napari_superanimal.model.checkpoint import save_snapshot
+    from napari_superanimal.model.networks import build_network
+
+    weights = save_snapshot(tmp_path / "w.pt", build_network("hrnet_w32", 27))
+    proc = subprocess.run(
+        [sys.executable, "-m", "napari_superanimal.cli", "predict", str(video_copy)]
+        + ["--weights", str(weights), "--offline", "--quiet", *extra],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 1
+    lines = proc.stderr.strip().splitlines()
+    assert len(lines) == 1 and reason in lines[0], proc.stderr
+    assert not list(video_copy.parent.glob("*.h5"))  # nothing written

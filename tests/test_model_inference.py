@@ -14,7 +14,7 @@ from napari_superanimal import open_video
 from napari_superanimal.model.checkpoint import save_snapshot
 from napari_superanimal.model.inference import load_model
 from napari_superanimal.model.networks import build_network
-from napari_superanimal.model.preprocess import context_box, crop_with_context
+from napari_superanimal.model.preprocess import crop_with_context, pad_to_multiple
 
 KEYPOINTS = ("a", "b", "c")
 
@@ -28,8 +28,8 @@ def test_crop_then_map_back_round_trips_a_keypoint_within_a_pixel(box):
         frame[int(py), int(px)] = 255
     crop, transform = crop_with_context(frame, box, (256, 256))
     assert crop.shape == (256, 256, 3)
-    cx, cy, cw, ch = context_box(box, (256, 256))
-    assert cw == pytest.approx(ch)  # widened to the output's square aspect ratio
+    assert transform.scale_x == transform.scale_y  # widened to the output's square aspect ratio
+    assert transform.scale_x * 256 >= max(box[2], box[3]) - 1
     back = transform.to_frame(transform.to_crop(np.array([[px, py, 1.0]])))
     np.testing.assert_allclose(back[0, :2], [px, py], atol=1e-9)
     if frame.any():  # the brightest crop pixel maps back onto the keypoint's pixel
@@ -42,6 +42,34 @@ def test_crop_pads_outside_the_frame_with_zeros():
     frame = np.full((50, 50, 3), 200, np.uint8)
     crop, _ = crop_with_context(frame, (-50, -50, 60, 60), (64, 64))
     assert crop[:20, :20].max() == 0 and crop[-5:, -5:].min() > 150
+
+
+def test_crop_corners_round_half_to_even_as_deeplabcut():
+    frame = np.arange(40 * 40 * 3, dtype=np.uint32).reshape(40, 40, 3).astype(np.uint8)
+    # centre 5.5 -> corners 0.5 and 10.5 -> 0 and 10 (half to even), not 1 and 11
+    crop, t = crop_with_context(frame, (0.5, 0.5, 10, 10), (10, 10))
+    np.testing.assert_array_equal(crop, frame[0:10, 0:10])
+    assert (t.offset_x, t.offset_y, t.scale_x) == (0.0, 0.0, 1.0)
+    # centre 6.5 -> 1.5 and 11.5 -> 2 and 12
+    crop, t = crop_with_context(frame, (1.5, 1.5, 10, 10), (10, 10))
+    np.testing.assert_array_equal(crop, frame[2:12, 2:12])
+
+
+def test_crop_resize_is_bilinear_with_half_pixel_centres():
+    # OpenCV's INTER_LINEAR, which DeepLabCut uses: 2 px [0, 100] -> 4 px [0, 25, 75, 100]
+    frame = np.zeros((2, 2, 3), np.uint8)
+    frame[:, 1] = 100
+    crop, _ = crop_with_context(frame, (0, 0, 2, 2), (4, 4))
+    np.testing.assert_array_equal(crop[0, :, 0], [0, 25, 75, 100])
+
+
+def test_full_frame_padding_mirrors_the_frame_without_repeating_its_edge():
+    frames = np.arange(2 * 30 * 33 * 3, dtype=np.uint32).reshape(2, 30, 33, 3).astype(np.uint8)
+    padded = pad_to_multiple(frames, 32)
+    assert padded.shape == (2, 32, 64, 3)
+    np.testing.assert_array_equal(padded[:, :30, :33], frames)  # frame pixels stay put
+    np.testing.assert_array_equal(padded[:, 30, :33], frames[:, 28])  # row 30 mirrors row 28
+    np.testing.assert_array_equal(padded[:, :30, 33], frames[:, :, 31])
 
 
 @pytest.fixture(scope="module")
@@ -83,6 +111,44 @@ def test_predict_video_matches_predicting_its_frames(light_model, video_copy):
     got = light_model.predict_video(video, frames=range(0, 20), batch_size=8)
     frames = np.stack([video.read_frame(i) for i in range(20)])
     np.testing.assert_allclose(got, light_model.predict(frames), atol=1e-4)
+
+
+def test_a_frame_without_a_box_gets_nan_keypoints_and_zero_score(light_model):
+    frames = np.zeros((2, 96, 128, 3), np.uint8)
+    boxes = np.array([[10, 10, 40, 40], [np.nan] * 4])
+    out = light_model.predict(frames, boxes=boxes)
+    assert np.isfinite(out[0]).all()
+    assert np.isnan(out[1, :, :2]).all() and (out[1, :, 2] == 0).all()
+
+
+def test_tracked_boxes_follow_the_previous_frames_confident_keypoints():
+    from napari_superanimal.model.boxes import RoiBoxes, TrackedBoxes
+
+    seed = RoiBoxes((0, 0, 50, 50))
+    track = TrackedBoxes(seed, min_score=0.5, margin=0.25)
+    frame = np.zeros((1, 10, 10, 3), np.uint8)
+    np.testing.assert_array_equal(track.boxes(frame), [[0, 0, 50, 50]])  # first frame: seed
+    pts = np.array([[[100, 200, 0.9], [140, 220, 0.8], [500, 500, 0.1]]])  # 3rd not confident
+    track.update(pts)
+    np.testing.assert_allclose(track.boxes(frame), [[90, 190, 60, 40]])  # 40 px side, 10 px pad
+    track.update(np.array([[[1, 1, 0.2], [2, 2, 0.3], [3, 3, 0.9]]]))  # lost: back to the seed
+    np.testing.assert_array_equal(track.boxes(frame), [[0, 0, 50, 50]])
+
+
+def test_predict_video_with_tracked_boxes_equals_a_frame_by_frame_loop(light_model, video_copy):
+    from napari_superanimal.model.boxes import RoiBoxes, TrackedBoxes
+
+    video = open_video(video_copy, convert=False)
+    got = light_model.predict_video(
+        video, frames=range(6), batch_size=8, boxes=TrackedBoxes(RoiBoxes((20, 10, 60, 60)), 0.0)
+    )
+    box = np.array([20, 10, 60, 60.0])
+    for i in range(6):
+        expect = light_model.predict(video.read_frame(i), boxes=box)
+        np.testing.assert_allclose(got[i], expect, atol=1e-4)
+        (x0, y0), (x1, y1) = expect[:, :2].min(0), expect[:, :2].max(0)
+        pad = 0.25 * max(x1 - x0, y1 - y0, 1.0)
+        box = np.array([x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad])
 
 
 def test_superanimal_model_without_weights_offline_fails_with_a_clear_line(monkeypatch):

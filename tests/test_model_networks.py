@@ -34,6 +34,42 @@ def test_hrnet_w32_state_dict_matches_deeplabcut_layout(keypoints):
     assert tuple(out["heatmap"].shape) == (1, len(keypoints), 64, 64)  # stride 4
 
 
+@pytest.mark.parametrize("keypoints", [TOPVIEWMOUSE, QUADRUPED], ids=["topviewmouse", "quadruped"])
+def test_resnet_50_state_dict_matches_deeplabcut_layout(keypoints):
+    k = len(keypoints)
+    net = build_network("resnet_50", k).eval()
+    state = net.state_dict()
+    heads = {key: tuple(v.shape) for key, v in state.items() if key.startswith("heads.")}
+    assert heads == {
+        "heads.bodypart.heatmap_head.deconv_layers.0.weight": (2048, k, 3, 3),
+        "heads.bodypart.heatmap_head.deconv_layers.0.bias": (k,),
+        "heads.bodypart.locref_head.deconv_layers.0.weight": (2048, 2 * k, 3, 3),
+        "heads.bodypart.locref_head.deconv_layers.0.bias": (2 * k,),
+    }
+    assert "backbone.model.layer4.2.conv3.weight" in state and not any(".fc." in s for s in state)
+    assert tuple(state["backbone.model.bn1.weight"].shape) == (64,)  # GroupNorm, timm's names
+    with torch.no_grad():
+        out = net(torch.zeros(1, 3, 256, 256))
+    # output stride 16 (16x16 features), unpadded 3x3 stride-2 deconvolution: 33x33
+    assert tuple(out["heatmap"].shape) == (1, k, 33, 33)
+    assert tuple(out["locref"].shape) == (1, 2 * k, 33, 33)
+    assert net.stride == 8
+
+
+def test_decode_adds_location_refinement_at_the_peak_in_locref_std_units():
+    hm = torch.zeros(1, 2, 33, 33)
+    hm[0, 0, 3, 5] = 0.7
+    hm[0, 1, 10, 0] = 0.4
+    locref = torch.zeros(1, 4, 33, 33)
+    locref[0, 0, 3, 5], locref[0, 1, 3, 5] = 0.5, -1.0  # keypoint 0: dx, dy at its peak
+    locref[0, 2, 10, 0], locref[0, 3, 10, 0] = -0.25, 0.1
+    locref[0, 0, 0, 0] = 9.0  # elsewhere: ignored
+    out = decode_heatmaps(hm, stride=8, locref=locref, locref_std=7.2801)
+    expect = torch.tensor([5 * 8 + 4 + 0.5 * 7.2801, 3 * 8 + 4 - 7.2801, 0.7])
+    torch.testing.assert_close(out[0, 0], expect)
+    torch.testing.assert_close(out[0, 1], torch.tensor([4 - 0.25 * 7.2801, 84 + 0.72801, 0.4]))
+
+
 def test_snapshot_in_deeplabcut_layout_loads_strictly(tmp_path):
     torch.manual_seed(0)
     source = build_network("hrnet_w32", 27)

@@ -1,8 +1,8 @@
 """The ``napari-superanimal`` command line.
 
 Subcommands: ``open`` (a video in napari), ``ingest`` (convert to a frame store), ``predict``
-(keypoints on every frame, as a DeepLabCut ``.h5``), ``demo``, ``register-reader``. Bad input
-ends with a one-line reason on stderr and exit status 1.
+(keypoints on every frame, whole frames or top-down crops, as a DeepLabCut ``.h5``),
+``demo``, ``register-reader``. Bad input ends with a one-line reason on stderr and exit status 1.
 
 Example::
 
@@ -69,6 +69,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         device=args.device,
         download=not args.offline,
     )
+    boxes = _box_source(args, model.device)
     video = open_video(args.video)
     stem = Path(video.name).stem
     folder = args.project or video.store_path.with_name(stem + PROJECT_SUFFIX)
@@ -82,11 +83,42 @@ def _cmd_predict(args: argparse.Namespace) -> int:
                 video,
                 batch_size=args.batch_size,
                 progress=lambda done, total: bar.update(done - bar.n),
+                boxes=boxes,
             )
         proj.save_predictions(video.name, model.name, poses)
     save_predictions_h5(out, poses, model.keypoints, scorer=model.name)
     print(out)
     return 0
+
+
+def _box_source(args: argparse.Namespace, device):
+    """Whole frames (default), a detector's boxes, a fixed region, optionally tracked."""
+    from .model.boxes import DetectorBoxes, RoiBoxes, TrackedBoxes
+
+    if args.detector and args.roi:
+        raise ValueError("give --detector or --roi, not both")
+    seed = None
+    if args.roi:
+        try:
+            seed = RoiBoxes([float(v) for v in args.roi.split(",")])
+        except ValueError as err:
+            raise ValueError(f"--roi wants X,Y,W,H in pixels, got {args.roi!r}") from err
+    elif args.detector:
+        from .model.detector import load_detector
+
+        detector = load_detector(
+            args.model,
+            args.detector,
+            weights=args.detector_weights,
+            device=device,
+            download=not args.offline,
+        )
+        seed = DetectorBoxes(detector)
+    if args.track:
+        if seed is None:
+            raise ValueError("--track needs a first box: give --detector or --roi")
+        return TrackedBoxes(seed)
+    return seed
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -140,6 +172,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--project", help="project folder (default: <video>.superanimal beside the store)"
     )
+    p.add_argument(
+        "--detector",
+        help="top-down: crop each frame around the box of this SuperAnimal detector "
+        "(fasterrcnn_resnet50_fpn_v2 or fasterrcnn_mobilenet_v3_large_fpn)",
+    )
+    p.add_argument("--detector-weights", help="the detector's snapshot file")
+    p.add_argument("--roi", help="top-down: crop every frame around this region X,Y,W,H")
+    p.add_argument(
+        "--track",
+        action="store_true",
+        help="crop around the previous frame's confident keypoints (first box from "
+        "--detector or --roi, again whenever the animal is lost)",
+    )
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
     p.add_argument("--offline", action="store_true", help="never download weights")
@@ -170,7 +215,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return int(args.func(args) or 0)
-    except SuperAnimalError as err:
+    except (SuperAnimalError, ValueError) as err:
         print(f"{PROG}: error: {err}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

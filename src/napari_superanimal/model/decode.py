@@ -2,7 +2,9 @@
 
 For each keypoint: the flat argmax of its heatmap (the first maximum on ties, in row-major
 order), ``x = col * stride_x + stride_x / 2`` and ``y = row * stride_y + stride_y / 2`` in input
-pixels, and the score = the heatmap value at the peak clipped to [0, 1]. Optional sub-pixel
+pixels, plus, for models with location refinement (ResNet-50), the refinement field's
+``(dx, dy)`` at the peak cell times ``locref_std``; and the score = the heatmap value at the peak
+clipped to [0, 1]. Optional sub-pixel
 refinement (off by default, so default outputs stay identical to DeepLabCut's) moves the peak by
 a quadratic fit through its neighbours.
 
@@ -23,10 +25,13 @@ def decode_heatmaps(
     heatmaps: torch.Tensor,
     stride: float | tuple[float, float],
     subpixel: bool = False,
+    locref: torch.Tensor | None = None,
+    locref_std: float = 7.2801,
 ) -> torch.Tensor:
     """``(N, K, h, w)`` heatmaps -> ``(N, K, 3)`` rows of ``x, y, score`` in input pixels.
 
     ``stride`` is input pixels per heatmap cell, one number or ``(stride_y, stride_x)``.
+    ``locref`` is ``(N, 2K, h, w)``: channel ``2k`` holds keypoint k's dx, ``2k + 1`` its dy.
     """
     if heatmaps.ndim != 4:
         raise ValueError(f"heatmaps must be (N, K, h, w), got {tuple(heatmaps.shape)}")
@@ -43,6 +48,14 @@ def decode_heatmaps(
         x, y = x + dx, y + dy
     x = x * sx + 0.5 * sx
     y = y * sy + 0.5 * sy
+    if locref is not None:
+        if locref.shape != (n, 2 * k, h, w):
+            raise ValueError(f"locref must be {(n, 2 * k, h, w)}, got {tuple(locref.shape)}")
+        at_peak = locref.reshape(n, k, 2, h * w).gather(
+            -1, index[:, :, None, None].expand(n, k, 2, 1)
+        )[..., 0]
+        x = x + at_peak[..., 0].to(x.dtype) * locref_std
+        y = y + at_peak[..., 1].to(y.dtype) * locref_std
     return torch.stack([x, y, peak.clamp(0.0, 1.0)], dim=-1)
 
 

@@ -13,6 +13,7 @@ Example::
 
 from __future__ import annotations
 
+import copy
 import os
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -22,6 +23,7 @@ import numpy as np
 import torch
 
 from ..zoo import get_entry, resolve_weights
+from .boxes import BoxSource, RoiBoxes
 from .checkpoint import load_snapshot
 from .decode import decode_heatmaps
 from .networks import PoseModel, build_network
@@ -47,6 +49,7 @@ class PoseEstimator:
         device="auto",
         name: str = "",
         weights: str | os.PathLike | None = None,
+        optimize: bool = True,
     ):
         self.keypoints = tuple(keypoints)
         if len(self.keypoints) != network.num_keypoints:
@@ -58,6 +61,25 @@ class PoseEstimator:
         self.network = network.to(self.device).eval()
         self.name = name or network.arch.name
         self.weights = Path(weights) if weights is not None else None
+        self.optimize = optimize
+        self._fast: torch.nn.Module | None = None
+
+    def weights_changed(self) -> None:
+        """Call after changing ``network``'s weights (training): rebuilds the fused copy."""
+        self._fast = None
+
+    def _runner(self) -> torch.nn.Module:
+        """The module inference runs: on the CPU, a copy with batch norm folded into the
+        convolutions, in channels-last layout (~1.35x faster for HRNet-W32 here; heatmaps
+        differ from the plain network by ~3e-6 of their range)."""
+        if not self.optimize or self.device.type != "cpu":
+            return _Outputs(self.network)
+        if self._fast is None:
+            from torch.fx.experimental.optimization import fuse
+
+            fused = fuse(_Outputs(copy.deepcopy(self.network)).eval())
+            self._fast = fused.to(memory_format=torch.channels_last)
+        return self._fast
 
     def __repr__(self) -> str:
         return f"<PoseEstimator {self.name} ({len(self.keypoints)} keypoints) on {self.device}>"
@@ -66,6 +88,21 @@ class PoseEstimator:
     def heatmaps(self, batch: torch.Tensor) -> torch.Tensor:
         """Raw heatmaps for a normalised ``(N, 3, H, W)`` batch."""
         return self.network(batch.to(self.device))["heatmap"].float().cpu()
+
+    @torch.inference_mode()
+    def _keypoints(self, batch: torch.Tensor, subpixel: bool) -> np.ndarray:
+        """Network + decoding: input-pixel keypoints ``(N, K, 3)`` for a normalised batch."""
+        batch = batch.to(self.device)
+        if self.optimize and self.device.type == "cpu":
+            batch = batch.contiguous(memory_format=torch.channels_last)
+        heatmap, locref = self._runner()(batch)
+        return decode_heatmaps(
+            heatmap.float().cpu(),
+            self.network.stride,
+            subpixel=subpixel,
+            locref=None if locref is None else locref.float().cpu(),
+            locref_std=self.network.arch.locref_std,
+        ).numpy()
 
     def predict(
         self,
@@ -76,8 +113,9 @@ class PoseEstimator:
     ) -> np.ndarray:
         """Keypoints ``(N, K, 3)`` (x, y, score) in frame pixels for ``(N, H, W, 3)`` frames.
 
-        Without ``boxes`` the network sees each whole frame (zero-padded to a multiple of 32);
+        Without ``boxes`` the network sees each whole frame (mirror-padded to a multiple of 32);
         with ``boxes`` (``(N, 4)`` x, y, w, h, one per frame) it sees a 256x256 crop with context.
+        A frame whose box is NaN gets NaN keypoints with score 0.
         """
         frames = np.asarray(frames)
         if frames.ndim == 3:
@@ -103,21 +141,20 @@ class PoseEstimator:
         return out
 
     def _predict_full(self, frames: np.ndarray, subpixel: bool) -> np.ndarray:
-        batch = pad_to_multiple(normalize(frames), 32)
-        hm = self.heatmaps(batch)
-        stride = (batch.shape[-2] / hm.shape[-2], batch.shape[-1] / hm.shape[-1])
-        return decode_heatmaps(hm, stride, subpixel=subpixel).numpy()
+        return self._keypoints(normalize(pad_to_multiple(frames, 32)), subpixel)
 
     def _predict_crops(self, frames: np.ndarray, boxes: np.ndarray, subpixel: bool) -> np.ndarray:
+        out = np.full((len(frames), len(self.keypoints), 3), np.nan, np.float32)
+        out[..., 2] = 0.0  # no box: no animal, keypoints NaN with score 0
+        found = [i for i, b in enumerate(boxes) if np.isfinite(b).all()]
+        if not found:
+            return out
         crops, transforms = zip(
-            *(crop_with_context(f, b, TOP_DOWN_SIZE) for f, b in zip(frames, boxes, strict=True)),
-            strict=True,
+            *(crop_with_context(frames[i], boxes[i], TOP_DOWN_SIZE) for i in found), strict=True
         )
-        batch = normalize(np.stack(crops))
-        hm = self.heatmaps(batch)
-        stride = (batch.shape[-2] / hm.shape[-2], batch.shape[-1] / hm.shape[-1])
-        pred = decode_heatmaps(hm, stride, subpixel=subpixel).numpy()
-        return np.stack([t.to_frame(p) for t, p in zip(transforms, pred, strict=True)])
+        pred = self._keypoints(normalize(np.stack(crops)), subpixel)
+        out[found] = np.stack([t.to_frame(p) for t, p in zip(transforms, pred, strict=True)])
+        return out
 
     def predict_video(
         self,
@@ -125,12 +162,19 @@ class PoseEstimator:
         frames: Iterable[int] | None = None,
         batch_size: int = 8,
         progress: Callable[[int, int], None] | None = None,
+        boxes: BoxSource | tuple | None = None,
     ) -> np.ndarray:
         """Predict frames of a :class:`~napari_superanimal.video.Video` (all by default).
 
-        The next batch is read (from the store or the source) in a thread while the network
-        runs on the current one. Returns ``(len(frames), K, 3)``.
+        ``boxes`` is ``None`` (whole frames), a region ``(x, y, w, h)`` or a
+        :class:`~napari_superanimal.model.boxes.BoxSource` (detector, tracked). The next batch
+        is read (from the store or the source) in a thread while the network runs on the
+        current one. Returns ``(len(frames), K, 3)``.
         """
+        if boxes is not None and not isinstance(boxes, BoxSource):
+            boxes = RoiBoxes(boxes)
+        if boxes is not None and boxes.sequential:
+            batch_size = 1
         indices = np.arange(len(video)) if frames is None else np.asarray(list(frames), int)
         batches = [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
         out = np.empty((len(indices), len(self.keypoints), 3), np.float32)
@@ -145,11 +189,28 @@ class PoseEstimator:
                 pixels = pending.result()
                 if b + 1 < len(batches):
                     pending = pool.submit(read, batches[b + 1])
-                out[done : done + len(batch)] = self.predict(pixels, batch_size=len(batch))
+                if boxes is None:
+                    poses = self.predict(pixels, batch_size=len(batch))
+                else:
+                    poses = self.predict(pixels, boxes.boxes(pixels), batch_size=len(batch))
+                    boxes.update(poses)
+                out[done : done + len(batch)] = poses
                 done += len(batch)
                 if progress is not None:
                     progress(done, len(indices))
         return out
+
+
+class _Outputs(torch.nn.Module):
+    """The network with a tuple output ``(heatmap, locref or None)``, traceable by torch.fx."""
+
+    def __init__(self, network: PoseModel):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor):
+        out = self.network(x)
+        return out["heatmap"], out.get("locref")
 
 
 def load_model(

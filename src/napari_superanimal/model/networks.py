@@ -32,9 +32,12 @@ class Architecture:
     feature_channels: int = 0
     heatmap_kernels: tuple[int, ...] = (1,)  # one ConvTranspose2d per entry
     heatmap_strides: tuple[int, ...] = (1,)
+    heatmap_padding: tuple[int, ...] = (0,)  # DeepLabCut's deconvolutions have none
     hidden_channels: tuple[int, ...] = ()  # channels between stacked deconv layers
+    features_only: bool = True  # False: the backbone's forward_features (last map, no pooling)
     locref: bool = False
-    stride: int = 4  # input pixels per heatmap cell
+    locref_std: float = 7.2801  # location refinement offsets are predicted in these units
+    stride: int = 4  # input pixels per heatmap cell, as the decoder assumes it
     description: str = ""
 
 
@@ -51,6 +54,22 @@ ARCHITECTURES: dict[str, Architecture] = {
         stride=4,
         description="SuperAnimal HRNet-W32 (DeepLabCut 3 layout)",
     ),
+    # SuperAnimal / DeepLabCut 3 ResNet-50: timm resnet50_gn at output stride 16 (layer4
+    # dilated), its last feature map, then 3x3 stride-2 transposed convolutions without padding
+    # (so a 16x16 map gives 33x33 heatmaps) for heatmaps and location refinement; the decoder
+    # assumes stride 8 and adds the refinement, scaled by 7.2801, at the peak.
+    "resnet_50": Architecture(
+        name="resnet_50",
+        timm_name="resnet50_gn",
+        timm_kwargs={"output_stride": 16, "drop_path_rate": 0.0, "drop_block_rate": 0.0},
+        features_only=False,
+        feature_channels=2048,
+        heatmap_kernels=(3,),
+        heatmap_strides=(2,),
+        locref=True,
+        stride=8,
+        description="ResNet-50 (GroupNorm), stride 8, location refinement (DeepLabCut 3 layout)",
+    ),
     # A light network for training from scratch on a CPU: ResNet-18 to stride 8, then one
     # stride-2 transposed convolution to stride-4 heatmaps.
     "light_resnet18": Architecture(
@@ -61,6 +80,7 @@ ARCHITECTURES: dict[str, Architecture] = {
         feature_channels=128,
         heatmap_kernels=(4,),
         heatmap_strides=(2,),
+        heatmap_padding=(1,),
         stride=4,
         description="ResNet-18 to stride 8 + a stride-2 deconvolution (for CPU fine-tuning)",
     ),
@@ -68,37 +88,43 @@ ARCHITECTURES: dict[str, Architecture] = {
 
 
 class TimmBackbone(nn.Module):
-    """A timm ``features_only`` model; returns one feature map (state keys ``model.*``)."""
+    """A timm model giving one feature map (state keys ``model.*``).
+
+    ``features_only`` architectures return the chosen map of timm's feature list; the others
+    return ``forward_features`` (the classifier is replaced by an identity, so it has no keys).
+    """
 
     def __init__(self, arch: Architecture, pretrained: bool = False):
         super().__init__()
+        kwargs = {"features_only": True} if arch.features_only else {}
         self.model = timm.create_model(
-            arch.timm_name, pretrained=pretrained, features_only=True, **arch.timm_kwargs
+            arch.timm_name, pretrained=pretrained, **kwargs, **arch.timm_kwargs
         )
+        if not arch.features_only:
+            self.model.fc = nn.Identity()
+        self.features_only = arch.features_only
         self.feature_index = arch.feature_index
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.model(x)[self.feature_index]
+        if self.features_only:
+            return self.model(x)[self.feature_index]
+        return self.model.forward_features(x)
 
 
 class DeconvHead(nn.Module):
     """Transposed convolutions with ReLU between them (state keys ``deconv_layers.N.*``)."""
 
-    def __init__(self, channels: list[int], kernels: tuple[int, ...], strides: tuple[int, ...]):
+    def __init__(
+        self,
+        channels: list[int],
+        kernels: tuple[int, ...],
+        strides: tuple[int, ...],
+        padding: tuple[int, ...],
+    ):
         super().__init__()
         layers: list[nn.Module] = []
-        for i, (k, s) in enumerate(zip(kernels, strides, strict=True)):
-            padding, output_padding = _same_padding(k, s)
-            layers.append(
-                nn.ConvTranspose2d(
-                    channels[i],
-                    channels[i + 1],
-                    k,
-                    stride=s,
-                    padding=padding,
-                    output_padding=output_padding,
-                )
-            )
+        for i, (k, s, p) in enumerate(zip(kernels, strides, padding, strict=True)):
+            layers.append(nn.ConvTranspose2d(channels[i], channels[i + 1], k, stride=s, padding=p))
             if i < len(kernels) - 1:
                 layers.append(nn.ReLU())
         self.deconv_layers = nn.Sequential(*layers)
@@ -107,28 +133,16 @@ class DeconvHead(nn.Module):
         return self.deconv_layers(x)
 
 
-def _same_padding(kernel: int, stride: int) -> tuple[int, int]:
-    # Output size = input * stride for the kernels we use (1x1 stride 1; 4x4 / 3x3 stride 2).
-    if kernel == 1:
-        return 0, 0
-    if kernel == 4 and stride == 2:
-        return 1, 0
-    if kernel == 3 and stride == 2:
-        return 1, 1
-    raise ValueError(f"no padding rule for kernel {kernel}, stride {stride}")
-
-
 class BodypartHead(nn.Module):
     """Heatmaps (and location refinement fields) for every keypoint."""
 
     def __init__(self, arch: Architecture, num_keypoints: int):
         super().__init__()
         chans = [arch.feature_channels, *arch.hidden_channels, num_keypoints]
-        self.heatmap_head = DeconvHead(chans, arch.heatmap_kernels, arch.heatmap_strides)
+        layers = (arch.heatmap_kernels, arch.heatmap_strides, arch.heatmap_padding)
+        self.heatmap_head = DeconvHead(chans, *layers)
         self.locref_head = (
-            DeconvHead([*chans[:-1], 2 * num_keypoints], arch.heatmap_kernels, arch.heatmap_strides)
-            if arch.locref
-            else None
+            DeconvHead([*chans[:-1], 2 * num_keypoints], *layers) if arch.locref else None
         )
 
     def forward(self, features: torch.Tensor) -> dict[str, torch.Tensor]:
@@ -139,7 +153,8 @@ class BodypartHead(nn.Module):
 
 
 class PoseModel(nn.Module):
-    """Backbone + ``heads["bodypart"]``; ``forward`` returns ``{"heatmap": (N, K, h, w)}``."""
+    """Backbone + ``heads["bodypart"]``; ``forward`` returns ``{"heatmap": (N, K, h, w)}``
+    (and ``"locref"``: ``(N, 2K, h, w)``, dx and dy per keypoint, for ResNet-50)."""
 
     def __init__(self, arch: Architecture, num_keypoints: int, pretrained_backbone: bool = False):
         super().__init__()

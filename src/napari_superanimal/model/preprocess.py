@@ -1,11 +1,12 @@
 """Frames to network inputs, and network outputs back to frame pixels.
 
 As DeepLabCut prepares SuperAnimal inputs: RGB uint8 -> float in [0, 1] -> ImageNet mean/std.
-Full-frame mode pads the bottom and right edges with zeros to a multiple of 32 (HRNet halves the
+Full-frame mode mirror-pads the bottom and right edges to a multiple of 32 (HRNet halves the
 resolution five times) and maps keypoints back unchanged. Top-down mode crops each box with
-context: the box is widened (or heightened) about its centre to the output's aspect ratio,
-pixels outside the frame are zeros, and the crop is resized bilinearly to 256x256; keypoints
-are scaled and offset back.
+context: the box is widened (or heightened) about its centre to the output's aspect ratio, its
+corners rounded, pixels outside the frame are zeros, and the crop is resized with OpenCV's
+bilinear interpolation to 256x256 (the resize DeepLabCut uses, so crops match it bit for bit);
+keypoints are scaled and offset back.
 
 Example::
 
@@ -17,9 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
-from skimage.transform import resize
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -36,13 +37,19 @@ def normalize(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
     return (x - mean) / std
 
 
-def pad_to_multiple(x: torch.Tensor, multiple: int = 32) -> torch.Tensor:
-    """Zero-pad the bottom and right of ``(N, C, H, W)`` so H and W divide by ``multiple``."""
-    h, w = x.shape[-2:]
+def pad_to_multiple(frames: np.ndarray, multiple: int = 32) -> np.ndarray:
+    """Pad ``(N, H, W, C)`` frames at the bottom and right so H and W divide by ``multiple``.
+
+    The padding mirrors the frame without repeating its edge row (OpenCV's ``REFLECT_101``), as
+    DeepLabCut's ``PadIfNeeded`` does; DeepLabCut puts the padding at a random side, we always
+    put it at the bottom and right so that results are reproducible and frame pixels need no
+    offset.
+    """
+    h, w = frames.shape[1:3]
     ph, pw = (-h) % multiple, (-w) % multiple
-    if ph or pw:
-        x = torch.nn.functional.pad(x, (0, pw, 0, ph))
-    return x
+    if not (ph or pw):
+        return frames
+    return np.pad(frames, ((0, 0), (0, ph), (0, pw), (0, 0)), mode="reflect")
 
 
 @dataclass(frozen=True)
@@ -68,53 +75,41 @@ class CropTransform:
         return out
 
 
-def context_box(
-    box: tuple[float, float, float, float], output_size: tuple[int, int], margin: float = 0.0
-) -> tuple[float, float, float, float]:
-    """Grow ``(x, y, w, h)`` by ``margin`` pixels a side, then to the output's aspect ratio."""
-    x, y, w, h = (float(v) for v in box)
-    x, y, w, h = x - margin, y - margin, w + 2 * margin, h + 2 * margin
-    out_w, out_h = output_size
-    cx, cy = x + w / 2, y + h / 2
-    aspect = out_w / out_h
-    if w / max(h, 1e-9) < aspect:
-        w = h * aspect
-    else:
-        h = w / aspect
-    return cx - w / 2, cy - h / 2, w, h
-
-
 def crop_with_context(
     frame: np.ndarray,
     box: tuple[float, float, float, float],
     output_size: tuple[int, int] = (256, 256),
     margin: float = 0.0,
 ) -> tuple[np.ndarray, CropTransform]:
-    """Crop ``box`` (x, y, w, h) with context from ``(H, W, 3)`` uint8, zero-padded, resized.
+    """Crop ``box`` (x, y, w, h) with context from ``(H, W, C)`` uint8, as DeepLabCut does.
 
-    Returns the ``(out_h, out_w, 3)`` uint8 crop and the transform back to frame pixels.
+    The box grows by ``margin`` a side, then about its centre to the output's aspect ratio; its
+    corners are rounded half-to-even (Python's ``round``), pixels outside the frame are zeros,
+    and the crop is resized with OpenCV's bilinear ``INTER_LINEAR`` before normalisation.
+    Returns the ``(out_h, out_w, C)`` crop and the transform back to frame pixels.
     """
     out_w, out_h = output_size
-    x, y, w, h = context_box(box, output_size, margin)
-    x0, y0 = int(np.floor(x)), int(np.floor(y))
-    x1, y1 = int(np.ceil(x + w)), int(np.ceil(y + h))
-    x1, y1 = max(x1, x0 + 1), max(y1, y0 + 1)
-    canvas = np.zeros((y1 - y0, x1 - x0, frame.shape[2]), dtype=frame.dtype)
-    fy0, fx0 = max(y0, 0), max(x0, 0)
-    fy1, fx1 = min(y1, frame.shape[0]), min(x1, frame.shape[1])
-    if fy1 > fy0 and fx1 > fx0:
-        canvas[fy0 - y0 : fy1 - y0, fx0 - x0 : fx1 - x0] = frame[fy0:fy1, fx0:fx1]
-    crop = resize(
-        canvas,
-        (out_h, out_w),
-        order=1,
-        mode="constant",
-        cval=0,
-        preserve_range=True,
-        anti_aliasing=False,
-    )
-    crop = np.clip(np.rint(crop), 0, 255).astype(np.uint8)
+    x, y, w, h = (float(v) for v in box)
+    if not (np.isfinite([x, y, w, h]).all() and w > 0 and h > 0):
+        raise ValueError(f"box must be finite with positive width and height, got {box}")
+    cx, cy = x + w / 2, y + h / 2
+    w, h = w + 2 * margin, h + 2 * margin
+    aspect = out_w / out_h
+    if w / h > aspect:
+        h = w / aspect
+    elif w / h < aspect:
+        w = h * aspect
+    x1, y1 = round(cx - w / 2), round(cy - h / 2)
+    x2, y2 = max(round(cx + w / 2), x1 + 1), max(round(cy + h / 2), y1 + 1)
+    height, width = frame.shape[:2]
+    canvas = np.zeros((y2 - y1, x2 - x1, *frame.shape[2:]), dtype=frame.dtype)
+    fx1, fy1, fx2, fy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
+    if fx2 > fx1 and fy2 > fy1:
+        canvas[fy1 - y1 : fy2 - y1, fx1 - x1 : fx2 - x1] = frame[fy1:fy2, fx1:fx2]
+    crop = cv2.resize(canvas, (out_w, out_h), interpolation=cv2.INTER_LINEAR)
+    if crop.ndim < frame.ndim:  # OpenCV drops a single channel axis
+        crop = crop[..., None]
     transform = CropTransform(
-        offset_x=float(x0), offset_y=float(y0), scale_x=(x1 - x0) / out_w, scale_y=(y1 - y0) / out_h
+        offset_x=float(x1), offset_y=float(y1), scale_x=(x2 - x1) / out_w, scale_y=(y2 - y1) / out_h
     )
     return crop, transform

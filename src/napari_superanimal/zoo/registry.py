@@ -24,7 +24,7 @@ _REPOS = {
     "superanimal_quadruped": "mwmathis/DeepLabCutModelZoo-SuperAnimal-Quadruped",
 }
 KEYPOINT_SETS = {"superanimal_topviewmouse": TOPVIEWMOUSE, "superanimal_quadruped": QUADRUPED}
-POSE_MODELS = ("hrnet_w32",)
+POSE_MODELS = ("hrnet_w32", "resnet_50")
 DETECTORS = ("fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn")
 
 

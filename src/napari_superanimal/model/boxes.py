@@ -1,0 +1,91 @@
+"""Where the animal is, frame by frame, for top-down pose: the box sources.
+
+A top-down model sees a 256x256 crop around the animal. On single-animal video the box can come
+from a detector (:class:`DetectorBoxes`), from a fixed region the user drew (:class:`RoiBoxes`),
+or from the previous frame's confident keypoints (:class:`TrackedBoxes`, seeded by either of the
+others, which it falls back to when the animal is lost). Boxes are ``x, y, w, h`` in frame
+pixels; a NaN row means "no animal here" and gives NaN keypoints with score 0.
+
+Example::
+
+    from napari_superanimal.model.boxes import RoiBoxes, TrackedBoxes
+    poses = model.predict_video(video, boxes=TrackedBoxes(RoiBoxes((100, 80, 200, 200))))
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+class BoxSource:
+    """Gives one box per frame; ``sequential`` sources need each frame's keypoints in turn."""
+
+    sequential = False
+
+    def boxes(self, frames: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def update(self, keypoints: np.ndarray) -> None:
+        """Called with the ``(N, K, 3)`` keypoints predicted in the last :meth:`boxes` crops."""
+
+
+class RoiBoxes(BoxSource):
+    """The same box on every frame (a region the user drew around the arena or the animal)."""
+
+    def __init__(self, box):
+        self.box = np.asarray(box, dtype=np.float64).reshape(4)
+        if not (np.isfinite(self.box).all() and self.box[2] > 0 and self.box[3] > 0):
+            raise ValueError(
+                f"a region needs a finite x, y and a positive width and height, "
+                f"got {tuple(self.box)}"
+            )
+
+    def boxes(self, frames: np.ndarray) -> np.ndarray:
+        return np.repeat(self.box[None], len(frames), axis=0)
+
+
+class DetectorBoxes(BoxSource):
+    """The detector's best box on each frame."""
+
+    def __init__(self, detector):
+        self.detector = detector
+
+    def boxes(self, frames: np.ndarray) -> np.ndarray:
+        return self.detector.best_boxes(frames)
+
+
+class TrackedBoxes(BoxSource):
+    """The box around the previous frame's confident keypoints, grown by ``margin`` of its size.
+
+    The first frame, and any frame after one with fewer than ``min_keypoints`` keypoints scoring
+    at least ``min_score``, takes its box from ``seed`` (a detector or a region).
+    """
+
+    sequential = True
+
+    def __init__(
+        self, seed: BoxSource, min_score: float = 0.5, margin: float = 0.25, min_keypoints: int = 2
+    ):
+        self.seed = seed
+        self.min_score = min_score
+        self.margin = margin
+        self.min_keypoints = min_keypoints
+        self.last: np.ndarray | None = None
+
+    def boxes(self, frames: np.ndarray) -> np.ndarray:
+        if len(frames) != 1:
+            raise ValueError("a tracked box source runs one frame at a time")
+        if self.last is None:
+            return self.seed.boxes(frames)
+        return self.last[None].copy()
+
+    def update(self, keypoints: np.ndarray) -> None:
+        pts = keypoints[-1]
+        good = pts[np.isfinite(pts[:, :2]).all(axis=1) & (pts[:, 2] >= self.min_score), :2]
+        if len(good) < self.min_keypoints:
+            self.last = None
+            return
+        (x0, y0), (x1, y1) = good.min(axis=0), good.max(axis=0)
+        side = max(x1 - x0, y1 - y0, 1.0)
+        pad = self.margin * side
+        self.last = np.array([x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad])

@@ -1,0 +1,120 @@
+"""Animal detectors for top-down pose: torchvision Faster R-CNN laid out as DeepLabCut 3 builds it.
+
+DeepLabCut wraps a torchvision detector in a module whose attribute is ``model`` (so snapshot keys
+are ``model.backbone...``, ``model.rpn...``, ``model.roi_heads...``) and replaces the box
+predictor with a two-class one (background, animal). Its detector input is ImageNet-normalised
+*before* torchvision's own transform normalises it again; the SuperAnimal detectors were trained
+that way, so we feed them the same doubly normalised images. torchvision then resizes to
+``min_size=800`` / ``max_size=1333`` and maps boxes back to frame pixels.
+
+Example::
+
+    from napari_superanimal.model.detector import load_detector
+    det = load_detector("superanimal_topviewmouse", "fasterrcnn_resnet50_fpn_v2")
+    boxes, scores = det.detect(frames)[0]     # (M, 4) x, y, w, h and (M,), best first
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+import torchvision
+from torch import nn
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
+from torchvision.ops import FrozenBatchNorm2d
+
+from ..zoo import get_entry, resolve_weights
+from ..zoo.registry import DETECTORS
+from .checkpoint import load_snapshot
+from .preprocess import normalize
+
+BOX_SCORE_THRESHOLD = 0.6  # DeepLabCut's SuperAnimal detector configs
+
+
+def _freeze_batchnorm(module: nn.Module) -> None:
+    # torchvision builds the MobileNet variant with FrozenBatchNorm2d (default eps) whenever an
+    # ImageNet backbone is requested, as DeepLabCut's builder does; build the same layout
+    # without downloading anything.
+    for name, child in module.named_children():
+        if isinstance(child, nn.BatchNorm2d):
+            setattr(module, name, FrozenBatchNorm2d(child.num_features))
+        else:
+            _freeze_batchnorm(child)
+
+
+class DetectorNetwork(nn.Module):
+    """A torchvision Faster R-CNN under ``self.model``, with a 2-class box predictor."""
+
+    def __init__(self, variant: str, box_score_thresh: float = BOX_SCORE_THRESHOLD):
+        super().__init__()
+        if variant not in DETECTORS:
+            raise ValueError(f"unknown detector {variant!r}; choose one of {sorted(DETECTORS)}")
+        build = getattr(torchvision.models.detection, variant)
+        self.model = build(weights=None, weights_backbone=None, box_score_thresh=box_score_thresh)
+        if variant == "fasterrcnn_mobilenet_v3_large_fpn":
+            _freeze_batchnorm(self.model.backbone.body)
+        in_features = self.model.roi_heads.box_predictor.cls_score.in_features
+        self.model.roi_heads.box_predictor = FastRCNNPredictor(in_features, 2)
+        self.variant = variant
+
+    def forward(self, images: list[torch.Tensor]) -> list[dict[str, torch.Tensor]]:
+        return self.model(images)
+
+
+class AnimalDetector:
+    """Detects animals in uint8 RGB frames; boxes are ``x, y, w, h`` in frame pixels."""
+
+    def __init__(self, network: DetectorNetwork, device="auto", name: str = "", weights=None):
+        from .inference import pick_device
+
+        self.device = pick_device(device)
+        self.network = network.to(self.device).eval()
+        self.name = name or network.variant
+        self.weights = Path(weights) if weights is not None else None
+
+    def __repr__(self) -> str:
+        return f"<AnimalDetector {self.name} on {self.device}>"
+
+    @torch.inference_mode()
+    def detect(
+        self, frames: np.ndarray, max_animals: int = 10
+    ) -> list[tuple[np.ndarray, np.ndarray]]:
+        """Per frame: boxes ``(M, 4)`` xywh and scores ``(M,)``, best first, M <= max_animals."""
+        frames = np.asarray(frames)
+        if frames.ndim == 3:
+            frames = frames[None]
+        images = normalize(frames).to(self.device)  # torchvision normalises a second time
+        out = []
+        for det in self.network(list(images)):
+            boxes = det["boxes"][:max_animals].cpu().numpy().astype(np.float64)
+            scores = det["scores"][:max_animals].cpu().numpy().astype(np.float64)
+            boxes[:, 2:] -= boxes[:, :2]
+            out.append((boxes, scores))
+        return out
+
+    def best_boxes(self, frames: np.ndarray) -> np.ndarray:
+        """One box per frame (the highest-scoring), NaN where nothing was detected."""
+        boxes = np.full((len(frames), 4), np.nan)
+        for i, (b, _) in enumerate(self.detect(frames)):
+            if len(b):
+                boxes[i] = b[0]
+        return boxes
+
+
+def load_detector(
+    dataset: str = "superanimal_topviewmouse",
+    variant: str = "fasterrcnn_resnet50_fpn_v2",
+    weights: str | os.PathLike | None = None,
+    device: str = "auto",
+    download: bool = True,
+    box_score_thresh: float = BOX_SCORE_THRESHOLD,
+) -> AnimalDetector:
+    """A SuperAnimal detector with its weights resolved like the pose models'."""
+    entry = get_entry(dataset, variant)
+    path = resolve_weights(entry.weights, weights, download=download)
+    network = DetectorNetwork(variant, box_score_thresh)
+    load_snapshot(path, network)
+    return AnimalDetector(network, device, name=f"{dataset}_{variant}", weights=path)
