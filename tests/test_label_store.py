@@ -132,3 +132,14 @@ def test_every_acknowledged_edit_survives_sigkill(db):
             assert not missing, f"acknowledged edits lost: {missing[:5]}"
             assert store.frame(V, acked[-1])["nose"].y == acked[-1] + 0.5
     assert len(acked) > 40
+
+
+@pytest.mark.slow
+def test_edits_through_the_session_survive_sigkill(video_copy, tmp_path):
+    """The widget's code path (Session.label), killed at random moments 20 times."""
+    from napari_superanimal.labels.crashcheck import run
+
+    result = run(video_copy, tmp_path / "crash.superanimal", kills=20, seed=1)
+    assert result["kills"] == 20
+    assert result["lost"] == [] and result["integrity_failures"] == 0
+    assert result["acknowledged"] > 40  # the writer really was writing when killed

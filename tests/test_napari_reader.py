@@ -93,12 +93,14 @@ def test_napari_command_opens_video_with_this_plugin_without_a_dialog(video_copy
         from qtpy.QtCore import QTimer
         from qtpy.QtWidgets import QApplication
         viewer = napari.current_viewer()
+        for _ in range(50):  # let the labeling widget dock
+            QApplication.processEvents()
         layer = viewer.layers[0]
         dialogs = [w for w in QApplication.topLevelWidgets()
                    if w.isVisible() and type(w).__name__ == "QtReaderDialog"]
         with open({str(report)!r}, "w") as fh:
             fh.write(f"{{len(viewer.layers)}} {{layer.data.shape}} {{layer.source.reader_plugin}} "
-                     f"{{len(dialogs)}}")
+                     f"{{len(dialogs)}} {{sorted(viewer.window.dock_widgets)}}")
         QTimer.singleShot(0, viewer.close)
     """)
     )
@@ -112,6 +114,7 @@ def test_napari_command_opens_video_with_this_plugin_without_a_dialog(video_copy
     )
     assert report.exists(), proc.stderr[-2000:]
     n_layers, *rest = report.read_text().split(" ", 1)
-    assert n_layers == "1"
+    assert n_layers == "2"  # the video, and the labeling widget's keypoints layer
     assert "(150, 96, 160, 3)" in rest[0]
-    assert rest[0].endswith(f"{PLUGIN} 0")
+    assert f"{PLUGIN} 0 " in rest[0]  # read by this plugin, no reader dialog
+    assert "Label keypoints" in rest[0]  # the labeling widget opened with the video

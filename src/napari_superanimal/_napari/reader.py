@@ -16,6 +16,7 @@ from ..video.store import STORE_SUFFIX
 
 #: Layer metadata key holding the :class:`~napari_superanimal.video.Video`.
 VIDEO_KEY = "napari_superanimal.video"
+WIDGET_NAME = "Label keypoints"
 
 
 def get_reader(path: str | list[str]):
@@ -46,7 +47,28 @@ def read_video(path: str | list[str]) -> list[tuple]:
         return [(None,)]  # napari's "read, nothing to add": no reader dialog, no traceback
     if not video.complete:
         start_conversion(video)
+    dock_labeling_widget()
     return [(video.frames, layer_kwargs(video), "image")]
+
+
+def dock_labeling_widget() -> None:
+    """Open the labeling widget in the current viewer once the video layer is in it."""
+    import napari
+    from qtpy.QtCore import QTimer
+
+    viewer = napari.current_viewer()
+    if viewer is None:
+        return
+
+    def dock() -> None:
+        try:
+            viewer.window.add_plugin_dock_widget("napari-superanimal", WIDGET_NAME)
+        except Exception as err:  # noqa: BLE001 - the video is open; say why labeling is not
+            from napari.utils.notifications import show_error
+
+            show_error(f"could not open the labeling widget: {err}")
+
+    QTimer.singleShot(0, dock)
 
 
 def layer_kwargs(video: Video) -> dict:

@@ -191,11 +191,18 @@ class Project:
             array[: len(poses)] = poses
         else:
             array.set_orthogonal_selection((np.asarray(frames),), poses)
-        self.meta["models"].setdefault(model_version, {})
-        self.meta["videos"].setdefault(video, {}).setdefault("predictions", [])
-        if model_version not in self.meta["videos"][video]["predictions"]:
-            self.meta["videos"][video]["predictions"].append(model_version)
-        _write_json(self.folder / PROJECT_FILE, self.meta)
+        versions = self.meta["videos"].setdefault(video, {}).setdefault("predictions", [])
+        if model_version not in versions or model_version not in self.meta["models"]:
+            self.meta["models"].setdefault(model_version, {})
+            if model_version not in versions:
+                versions.append(model_version)
+            _write_json(self.folder / PROJECT_FILE, self.meta)
+
+    def predictions(self, video: str, model_version: str) -> np.ndarray | None:
+        """All ``(T, K, 3)`` predictions of ``model_version`` for ``video`` (NaN: not made)."""
+        if model_version not in self.meta["videos"].get(video, {}).get("predictions", []):
+            return None
+        return np.asarray(self._predictions_group("r")[f"{video}/{model_version}"][:])
 
     def frame_predictions(
         self, video: str, frame: int, model_version: str | None = None

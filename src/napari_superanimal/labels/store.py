@@ -162,6 +162,30 @@ class LabelStore:
         )
         return [r[0] for r in rows]
 
+    def frame_states(self, video: str) -> dict[int, set[str]]:
+        """For every frame of ``video`` with labels, the set of its points' states."""
+        out: dict[int, set[str]] = {}
+        rows = self._conn.execute(
+            "SELECT frame, state FROM labels WHERE video=? GROUP BY frame, state", (video,)
+        )
+        for frame, state in rows:
+            out.setdefault(frame, set()).add(state)
+        return out
+
+    def last_edit(self) -> tuple[str, int] | None:
+        """``(video, frame)`` of the edit undo would revert next (None if nothing to undo)."""
+        return self._edit_at("SELECT MAX(txn) FROM history WHERE undone = 0")
+
+    def next_redo(self) -> tuple[str, int] | None:
+        """``(video, frame)`` of the edit redo would re-apply next (None if nothing to redo)."""
+        return self._edit_at("SELECT MIN(txn) FROM history WHERE undone = 1")
+
+    def _edit_at(self, pick: str) -> tuple[str, int] | None:
+        row = self._conn.execute(
+            f"SELECT video, frame FROM history WHERE txn = ({pick}) LIMIT 1"
+        ).fetchone()
+        return (row[0], row[1]) if row else None
+
     def integrity_ok(self) -> bool:
         """SQLite's own ``PRAGMA integrity_check``."""
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"

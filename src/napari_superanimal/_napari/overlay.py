@@ -1,0 +1,157 @@
+"""The keypoints of the frame in view, as one napari Points layer kept in sync with a Session.
+
+The layer holds the current frame's points only (so changing frame costs O(keypoints)):
+predictions as discs faded by their confidence (a cross below the confidence threshold), the
+user's labels in full colour as diamonds (accepted predictions as squares); hidden keypoints are
+not drawn. Dragging a point makes it a label; a point added in "add" mode labels the keypoint
+chosen in the widget. Every edit goes through the Session, so it is committed before the layer
+shows it.
+"""
+
+from __future__ import annotations
+
+import colorsys
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+from napari.layers import Points, Shapes
+
+from ..session import FramePoint, Session
+
+LAYER_NAME = "keypoints"
+SYMBOLS = {"predicted": "disc", "uncertain": "cross", "labeled": "diamond", "accepted": "square"}
+
+
+def keypoint_colors(n: int) -> np.ndarray:
+    """``(n, 4)`` distinct RGBA colours, evenly spaced in hue."""
+    return np.array(
+        [(*colorsys.hsv_to_rgb(i / max(n, 1), 0.85, 1.0), 1.0) for i in range(n)], np.float32
+    )
+
+
+class KeypointsOverlay:
+    """Owns the Points layer (and an optional skeleton Shapes layer) for one Session."""
+
+    def __init__(self, viewer, session: Session, on_edit: Callable[[], None] | None = None):
+        self.viewer = viewer
+        self.session = session
+        self.on_edit = on_edit or (lambda: None)
+        self.colors = keypoint_colors(len(session.keypoints))
+        self.color_of = dict(zip(session.keypoints, self.colors, strict=True))
+        self.frame = 0
+        self.shown: list[FramePoint] = []  # what each row of the layer is, in order
+        self.active_keypoint: str | None = None  # the one a click in "add" mode places
+        self.show_names = False
+        self._updating = False
+        height, width = session.video.shape[1:3]
+        self.point_size = float(max(4.0, min(height, width) / 60))
+        self.layer = Points(
+            np.empty((0, 2)),
+            name=LAYER_NAME,
+            ndim=2,
+            size=self.point_size,
+            border_width=0.15,
+            border_width_is_relative=True,
+            features=pd.DataFrame({"keypoint": pd.Series([], dtype=str)}),
+            text={"string": "{keypoint}", "visible": False, "color": "white", "size": 9,
+                  "anchor": "upper_left", "translation": [-4, 4]},
+        )  # fmt: skip
+        self.layer.events.data.connect(self._on_data)
+        self.skeleton: Shapes | None = None
+        if session.skeleton:
+            self.skeleton = Shapes(name="skeleton", ndim=2, edge_width=1.5, edge_color="white",
+                                   opacity=0.6)  # fmt: skip
+
+    def add_to(self, viewer) -> None:
+        if self.skeleton is not None:
+            viewer.add_layer(self.skeleton)
+        viewer.add_layer(self.layer)
+        self.layer.mode = "select"
+
+    # -- session -> layer -------------------------------------------------------------------
+    def show(self, frame: int) -> None:
+        """Draw ``frame``'s points (O(keypoints))."""
+        self.frame = int(frame)
+        points = [p for p in self.session.points(self.frame) if p.kind != "hidden"]
+        self.shown = points
+        n = len(points)
+        coords = np.array([[p.y, p.x] for p in points], np.float64).reshape(n, 2)
+        colors = np.array([self.color_of[p.keypoint] for p in points], np.float32).reshape(n, 4)
+        kinds = [self._kind(p) for p in points]
+        predicted = np.array([k in ("predicted", "uncertain") for k in kinds], bool)
+        scores = np.array([p.score for p in points], np.float32)
+        colors[predicted, 3] = 0.25 + 0.75 * np.clip(scores[predicted], 0, 1)
+        borders = np.where(predicted[:, None], colors, np.array([1, 1, 1, 1], np.float32))
+        self._updating = True
+        try:
+            layer = self.layer
+            with layer.events.blocker_all():
+                layer.selected_data = set()
+                layer.data = coords
+                layer.features = pd.DataFrame({"keypoint": [p.keypoint for p in points]})
+                layer.face_color = colors if n else "white"
+                layer.border_color = borders if n else "white"
+                layer.symbol = [SYMBOLS[k] for k in kinds] if n else "disc"
+                layer.size = self.point_size
+                layer.text.visible = self.show_names
+            layer.refresh()
+            if self.skeleton is not None:
+                self._draw_skeleton(points)
+        finally:
+            self._updating = False
+
+    def _kind(self, p: FramePoint) -> str:
+        if p.kind == "predicted" and p.score < self.session.threshold:
+            return "uncertain"
+        return p.kind
+
+    def _draw_skeleton(self, points: list[FramePoint]) -> None:
+        at = {p.keypoint: (p.y, p.x) for p in points}
+        lines = [np.array([at[a], at[b]]) for a, b in self.session.skeleton if a in at and b in at]
+        with self.skeleton.events.blocker_all():
+            self.skeleton.data = []
+            if lines:
+                self.skeleton.add_lines(lines, edge_color="white", edge_width=1.5)
+        self.skeleton.refresh()
+
+    # -- layer -> session -------------------------------------------------------------------
+    def selected_keypoints(self) -> list[str]:
+        return [self.shown[i].keypoint for i in sorted(self.layer.selected_data)
+                if i < len(self.shown)]  # fmt: skip
+
+    def _on_data(self, event) -> None:
+        if self._updating:
+            return
+        action = str(getattr(event, "action", ""))
+        indices = [int(i) for i in getattr(event, "data_indices", ())]
+        try:
+            if action == "changed":
+                for i in indices:
+                    y, x = self.layer.data[i][-2:]
+                    self.session.label(self.frame, self.shown[i].keypoint, x, y)
+            elif action == "added":
+                y, x = self.layer.data[-1][-2:]
+                name = self.active_keypoint
+                if name is None:
+                    raise ValueError("choose a keypoint in the list first, then click to place it")
+                self.session.label(self.frame, name, x, y)
+                self.active_keypoint = None
+                self.layer.mode = "select"
+            elif action == "removing":
+                names = [self.shown[i].keypoint for i in indices if 0 <= i < len(self.shown)]
+                self.session.delete(self.frame, names)
+            else:
+                return
+        except Exception as err:  # noqa: BLE001 - tell the user, redraw what the store holds
+            from napari.utils.notifications import show_error
+
+            show_error(str(err))
+        if action in ("changed", "added"):
+            self.show(self.frame)
+            self.on_edit()
+        elif action == "removing":
+            # napari removes the points after this event: redraw from the store once it has
+            from qtpy.QtCore import QTimer
+
+            QTimer.singleShot(0, lambda: (self.show(self.frame), self.on_edit()))

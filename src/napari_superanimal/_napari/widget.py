@@ -1,0 +1,405 @@
+"""The labeling dock widget: a view on a :class:`~napari_superanimal.session.Session`.
+
+It shows the project, keypoint set and model, a keypoint list with colours (choose one, then
+click the canvas to place it), a confidence slider, counts of labeled and accepted frames, and
+the shortcuts. It keeps the ``keypoints`` Points layer on the frame in view, and predicts the
+frame in view (and prefetches the next ones) in a napari thread worker so the viewer never
+waits for the model.
+"""
+
+from __future__ import annotations
+
+from napari.qt.threading import create_worker
+from napari.utils.notifications import show_error, show_info
+from qtpy.QtCore import Qt
+from qtpy.QtGui import QColor, QIcon, QPixmap
+from qtpy.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QListWidgetItem,
+    QPushButton,
+    QSlider,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
+
+from ..errors import SuperAnimalError
+from ..session import Session
+from ..zoo import KEYPOINT_SETS
+from .overlay import KeypointsOverlay
+from .reader import VIDEO_KEY
+
+PREFETCH = 8  # frames after the one in view predicted in the background
+
+SHORTCUTS = [
+    ("click a keypoint, then the image", "place that keypoint"),
+    ("drag a point", "move it: it becomes a label"),
+    ("A", "accept the frame's predictions above the slider"),
+    ("H", "hide / show the selected keypoint (occluded)"),
+    ("Delete", "remove the selected labels"),
+    ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
+    ("Right / Left", "next / previous frame"),
+    ("Shift+Right / Shift+Left", "next / previous labeled frame"),
+    ("J", "jump to a frame (type it, Enter)"),
+]
+
+MODEL_CHOICES = ["none"] + [f"{name} (hrnet_w32)" for name in KEYPOINT_SETS]
+
+
+class LabelingWidget(QWidget):
+    """Dock widget for labeling keypoints on a video layer (opened from the Plugins menu)."""
+
+    def __init__(self, napari_viewer, session: Session | None = None):
+        super().__init__()
+        self.viewer = napari_viewer
+        self.session: Session | None = None
+        self.overlay: KeypointsOverlay | None = None
+        self.worker = None
+        self._wanted: int | None = None  # a frame to predict once the running worker is done
+        self._build_ui()
+        self.viewer.dims.events.current_step.connect(self._on_step)
+        self.viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        if session is not None:
+            self.set_session(session)
+        else:
+            for layer in self.viewer.layers:
+                if VIDEO_KEY in layer.metadata:
+                    self._open_layer(layer)
+                    break
+
+    # -- building ---------------------------------------------------------------------------
+    def _build_ui(self) -> None:
+        self.project_label = QLabel("open a video to start")
+        self.project_label.setWordWrap(True)
+        self.keypoint_set_label = QLabel("-")
+        self.model_combo = QComboBox()
+        self.model_combo.addItems(MODEL_CHOICES)
+        self.model_combo.activated.connect(self._on_model_chosen)
+        form = QFormLayout()
+        form.addRow("Project", self.project_label)
+        form.addRow("Keypoints", self.keypoint_set_label)
+        form.addRow("Model", self.model_combo)
+
+        self.keypoint_list = QListWidget()
+        self.keypoint_list.itemClicked.connect(self._on_keypoint_clicked)
+
+        self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
+        self.threshold_slider.setRange(0, 100)
+        self.threshold_slider.setValue(50)
+        self.threshold_label = QLabel("0.50")
+        self.threshold_slider.valueChanged.connect(self._on_threshold)
+        slider_row = QHBoxLayout()
+        slider_row.addWidget(self.threshold_slider)
+        slider_row.addWidget(self.threshold_label)
+
+        self.names_box = QCheckBox("show names")
+        self.names_box.toggled.connect(self._on_names)
+        self.counts_label = QLabel("")
+
+        self.frame_box = QSpinBox()
+        self.frame_box.setKeyboardTracking(False)
+        self.frame_box.valueChanged.connect(self.go_to)
+        buttons = QHBoxLayout()
+        self.predict_button = QPushButton("Predict frame")
+        self.predict_button.clicked.connect(lambda: self.request_prediction(self.frame, True))
+        self.accept_button = QPushButton("Accept frame (A)")
+        self.accept_button.clicked.connect(self.accept)
+        buttons.addWidget(self.predict_button)
+        buttons.addWidget(self.accept_button)
+
+        help_box = QGroupBox("Shortcuts")
+        help_layout = QVBoxLayout(help_box)
+        self.help_label = QLabel("<br>".join(f"<b>{key}</b>: {what}" for key, what in SHORTCUTS))
+        self.help_label.setWordWrap(True)
+        help_layout.addWidget(self.help_label)
+
+        layout = QVBoxLayout(self)
+        layout.addLayout(form)
+        layout.addWidget(QLabel("Keypoints (click one, then the image):"))
+        layout.addWidget(self.keypoint_list, stretch=1)
+        layout.addWidget(QLabel("Confidence threshold"))
+        layout.addLayout(slider_row)
+        layout.addWidget(self.names_box)
+        frame_row = QHBoxLayout()
+        frame_row.addWidget(QLabel("Frame"))
+        frame_row.addWidget(self.frame_box, stretch=1)
+        layout.addLayout(frame_row)
+        layout.addLayout(buttons)
+        layout.addWidget(self.counts_label)
+        layout.addWidget(help_box)
+
+    def _bind_keys(self) -> None:
+        bindings = {
+            "a": self.accept,
+            "h": self.toggle_hidden,
+            "Delete": self.delete_selected,
+            "Backspace": self.delete_selected,
+            "Control-z": self.undo,
+            "Control-Shift-z": self.redo,
+            "Control-y": self.redo,
+            "Right": lambda: self.go_to(self.frame + 1),
+            "Left": lambda: self.go_to(self.frame - 1),
+            "Shift-Right": self.next_labeled,
+            "Shift-Left": self.previous_labeled,
+            "j": self.focus_frame_box,
+        }
+        for key, action in bindings.items():
+            # on the viewer, and on our layer (whose own bindings would win while it is active)
+            for target in (self.viewer, self.overlay.layer):
+                target.bind_key(key, _ignore_argument(action), overwrite=True)
+
+    # -- sessions ---------------------------------------------------------------------------
+    def _on_layer_inserted(self, event) -> None:
+        layer = event.value
+        if self.session is None and VIDEO_KEY in getattr(layer, "metadata", {}):
+            self._open_layer(layer)
+
+    def _open_layer(self, layer) -> None:
+        try:
+            session = Session.open(layer.metadata[VIDEO_KEY])
+        except SuperAnimalError as err:
+            show_error(str(err))
+            return
+        self.set_session(session, video_layer=layer)
+
+    def set_session(self, session: Session, video_layer=None) -> None:
+        """Show ``session`` in this widget (adds the video layer if it is not there yet)."""
+        self.session = session
+        if video_layer is None:
+            video_layer = next(
+                (lay for lay in self.viewer.layers
+                 if lay.metadata.get(VIDEO_KEY) is session.video), None,
+            )  # fmt: skip
+        if video_layer is None:
+            from .reader import layer_kwargs
+
+            self.viewer.add_image(session.frames, **layer_kwargs(session.video))
+        self.overlay = KeypointsOverlay(self.viewer, session, on_edit=self._after_edit)
+        self.overlay.add_to(self.viewer)
+        self.viewer.layers.selection.active = self.overlay.layer
+        self._bind_keys()
+        self.project_label.setText(str(session.project.folder))
+        self.keypoint_set_label.setText(f"{len(session.keypoints)} keypoints")
+        if session.model is not None:
+            if self.model_combo.findText(session.model_version) < 0:
+                self.model_combo.addItem(session.model_version)
+            self.model_combo.setCurrentText(session.model_version)
+        self.threshold_slider.setValue(round(session.threshold * 100))
+        self.frame_box.setRange(0, len(session) - 1)
+        self.keypoint_list.clear()
+        for name, color in self.overlay.color_of.items():
+            pixmap = QPixmap(12, 12)
+            pixmap.fill(QColor.fromRgbF(*map(float, color[:3])))
+            item = QListWidgetItem(QIcon(pixmap), name)
+            item.setData(Qt.ItemDataRole.UserRole, name)
+            self.keypoint_list.addItem(item)
+        self._on_step()
+
+    @property
+    def frame(self) -> int:
+        return int(self.viewer.dims.current_step[0])
+
+    # -- frame changes ----------------------------------------------------------------------
+    def _on_step(self, event=None) -> None:
+        if self.session is None or self.overlay is None or self.session.closed:
+            return
+        frame = self.frame
+        self.overlay.show(frame)
+        self._refresh_panel()
+        if self.session.model is not None and not self.session.has_prediction(frame):
+            self.request_prediction(frame)
+
+    def go_to(self, frame: int) -> None:
+        if self.session is None:
+            return
+        frame = max(0, min(int(frame), len(self.session) - 1))
+        if frame != self.frame:
+            self.viewer.dims.set_current_step(0, frame)
+
+    def next_labeled(self) -> None:
+        target = self.session.next_labeled(self.frame) if self.session else None
+        if target is not None:
+            self.go_to(target)
+
+    def previous_labeled(self) -> None:
+        target = self.session.previous_labeled(self.frame) if self.session else None
+        if target is not None:
+            self.go_to(target)
+
+    def focus_frame_box(self) -> None:
+        self.frame_box.setFocus()
+        self.frame_box.selectAll()
+
+    def _refresh_panel(self) -> None:
+        session = self.session
+        labels = session.labels(self.frame)
+        pred = session.prediction(self.frame)
+        for i in range(self.keypoint_list.count()):
+            item = self.keypoint_list.item(i)
+            name = item.data(Qt.ItemDataRole.UserRole)
+            point = labels.get(name)
+            if point is not None:
+                status = point.state
+            elif pred is not None and pred[i, 2] == pred[i, 2]:
+                status = f"predicted {pred[i, 2]:.2f}"
+            else:
+                status = "-"
+            text = f"{name}  ({status})"
+            if item.text() != text:
+                item.setText(text)
+        counts = session.counts()
+        self.counts_label.setText(
+            f"frame {self.frame} / {counts['frames'] - 1} · labeled frames: {counts['labeled']}"
+            f" · accepted frames: {counts['accepted']}"
+        )
+        if self.frame_box.value() != self.frame:
+            self.frame_box.blockSignals(True)
+            self.frame_box.setValue(self.frame)
+            self.frame_box.blockSignals(False)
+
+    def _after_edit(self) -> None:
+        self._refresh_panel()
+
+    def _redraw(self) -> None:
+        self.overlay.show(self.frame)
+        self._refresh_panel()
+
+    # -- actions (buttons and keys) ---------------------------------------------------------
+    def accept(self) -> None:
+        if self.session is None:
+            return
+        n = self.session.accept(self.frame)
+        if n == 0 and not self.session.has_prediction(self.frame):
+            show_info("no predictions on this frame yet")
+        self._redraw()
+
+    def _chosen_keypoints(self) -> list[str]:
+        chosen = self.overlay.selected_keypoints()
+        if not chosen and self.keypoint_list.currentItem() is not None:
+            chosen = [self.keypoint_list.currentItem().data(Qt.ItemDataRole.UserRole)]
+        return chosen
+
+    def toggle_hidden(self) -> None:
+        if self.session is None:
+            return
+        for name in self._chosen_keypoints():
+            self.session.toggle_hidden(self.frame, name)
+        self._redraw()
+
+    def delete_selected(self) -> None:
+        if self.session is None:
+            return
+        self.session.delete(self.frame, self._chosen_keypoints())
+        self._redraw()
+
+    def undo(self) -> None:
+        self._history(self.session.undo if self.session else None)
+
+    def redo(self) -> None:
+        self._history(self.session.redo if self.session else None)
+
+    def _history(self, step) -> None:
+        if step is None:
+            return
+        frame = step()
+        if frame is None:
+            return
+        if frame != self.frame:
+            self.go_to(frame)  # show the user what changed
+        else:
+            self._redraw()
+
+    def choose_keypoint(self, name: str) -> None:
+        """Arm the layer: the next click on the image places ``name``."""
+        self.overlay.active_keypoint = name
+        self.viewer.layers.selection.active = self.overlay.layer
+        self.overlay.layer.mode = "add"
+
+    def _on_keypoint_clicked(self, item: QListWidgetItem) -> None:
+        self.choose_keypoint(item.data(Qt.ItemDataRole.UserRole))
+
+    def _on_threshold(self, value: int) -> None:
+        self.threshold_label.setText(f"{value / 100:.2f}")
+        if self.session is not None:
+            self.session.threshold = value / 100
+            self.overlay.show(self.frame)
+
+    def _on_names(self, on: bool) -> None:
+        if self.overlay is not None:
+            self.overlay.show_names = on
+            self.overlay.show(self.frame)
+
+    def _on_model_chosen(self, index: int) -> None:
+        if self.session is None:
+            return
+        choice = self.model_combo.itemText(index)
+        if choice == (self.session.model_version or "none"):
+            return
+        if choice == "none":
+            self.session.model = None
+            return
+        name = choice.split(" ")[0]
+        try:
+            from ..model.inference import load_model
+
+            model = load_model(name, download=True)
+            self.session.project.check_model(model.name, model.keypoints)
+        except SuperAnimalError as err:
+            show_error(str(err))
+            self.model_combo.setCurrentText(self.session.model_version or "none")
+            return
+        self.session.model = model
+        self.session.model_version = model.name
+        self.session._pred = self.session._load_predictions()
+        self._on_step()
+
+    # -- predictions in the background ------------------------------------------------------
+    def request_prediction(self, frame: int, force: bool = False) -> None:
+        """Predict ``frame`` and the next few in a worker; redraw if ``frame`` is in view."""
+        session = self.session
+        if session is None or session.model is None:
+            if force:
+                show_info("choose a model first")
+            return
+        if self.worker is not None:
+            self._wanted = frame
+            return
+        frames = [f for f in range(frame, min(frame + 1 + PREFETCH, len(session)))]
+        if not force:
+            frames = [f for f in frames if not session.has_prediction(f)]
+        if not frames:
+            return
+
+        def run():
+            return session.predict(frames, batch_size=len(frames))
+
+        self.worker = create_worker(run, _start_thread=False)
+        self.worker.returned.connect(lambda _: self._prediction_done(frames))
+        self.worker.errored.connect(self._prediction_failed)
+        self.worker.start()
+
+    def _prediction_done(self, frames: list[int]) -> None:
+        self.worker = None
+        if self.frame in frames:
+            self._redraw()
+        wanted, self._wanted = self._wanted, None
+        if wanted is not None and wanted != frames[0]:
+            self.request_prediction(wanted)
+
+    def _prediction_failed(self, err: Exception) -> None:
+        self.worker = None
+        self._wanted = None
+        show_error(str(err) if isinstance(err, SuperAnimalError) else f"prediction failed: {err!r}")
+
+
+def _ignore_argument(action):
+    def handler(_viewer_or_layer):
+        action()
+
+    return handler

@@ -1,0 +1,260 @@
+"""Labeling in napari: the widget, the keypoints layer and key bindings, checked in the store.
+
+Real napari under Xvfb; edits go through the layer's own mouse bindings and real key presses on
+the canvas, then the label store is read back.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from qtpy.QtCore import Qt
+
+from napari_superanimal import open_video
+from napari_superanimal.session import Session
+
+pytestmark = pytest.mark.gui
+KEYPOINTS = ("nose", "left_ear", "right_ear", "tail_base")
+VERSION = "test-model"
+
+
+@pytest.fixture()
+def session(video_copy):
+    video = open_video(video_copy, convert=False)
+    s = Session.open(video, keypoints=KEYPOINTS)
+    s.model_version = VERSION
+    rng = np.random.default_rng(0)
+    poses = np.zeros((len(video), len(KEYPOINTS), 3), np.float32)
+    poses[..., 0] = rng.uniform(20, 140, poses.shape[:2])
+    poses[..., 1] = rng.uniform(10, 86, poses.shape[:2])
+    poses[..., 2] = [0.9, 0.8, 0.3, 0.6]  # right_ear below the default 0.5 threshold
+    s.add_predictions(range(len(video)), poses)
+    yield s
+    s.close()
+
+
+@pytest.fixture()
+def widget(session, make_napari_viewer, qtbot):
+    viewer = make_napari_viewer()
+    w = session.show(viewer)
+    viewer.dims.set_current_step(0, 3)
+    return w
+
+
+def press(widget, qtbot, key, modifier=Qt.KeyboardModifier.NoModifier):
+    canvas = widget.viewer.window._qt_viewer.canvas.native
+    qtbot.keyClick(canvas, key, modifier)
+
+
+def _event(kind, position, layer, modifiers=()):
+    """A mouse event as napari's layer bindings receive it from vispy (world coordinates)."""
+    from types import SimpleNamespace
+
+    from napari.utils._proxies import ReadOnlyWrapper
+
+    event = SimpleNamespace(
+        type=kind,
+        is_dragging=kind == "mouse_move",
+        button=1,
+        modifiers=list(modifiers),
+        position=tuple(float(v) for v in position),
+        pos=np.array(position[-2:], float) * 4,  # canvas pixels (add mode measures drags)
+        view_direction=None,
+        up_direction=None,
+        dims_displayed=[1, 2],
+        delta=None,
+        native=None,
+        handled=False,
+    )
+    return ReadOnlyWrapper(event, exceptions=("handled",))
+
+
+def mouse_drag(viewer, layer, start, end):
+    """Press at ``start``, move to ``end``, release: world (frame, y, x) positions."""
+    from napari.utils.interactions import (
+        mouse_move_callbacks,
+        mouse_press_callbacks,
+        mouse_release_callbacks,
+    )
+
+    mouse_press_callbacks(layer, _event("mouse_press", start, layer))
+    mid = tuple((np.array(start) + np.array(end)) / 2)
+    mouse_move_callbacks(layer, _event("mouse_move", mid, layer))
+    mouse_move_callbacks(layer, _event("mouse_move", end, layer))
+    mouse_release_callbacks(layer, _event("mouse_release", end, layer))
+
+
+def point_of(widget, name):
+    shown = [p.keypoint for p in widget.overlay.shown]
+    i = shown.index(name)
+    return i, widget.overlay.layer.data[i]
+
+
+def test_layer_shows_only_the_frame_in_view(widget, session):
+    layer = widget.overlay.layer
+    for frame in (3, 120, 0):
+        widget.viewer.dims.set_current_step(0, frame)
+        pred = session.prediction(frame)
+        assert len(layer.data) == len(KEYPOINTS)
+        np.testing.assert_allclose(layer.data[:, ::-1], pred[:, :2], rtol=1e-6)
+    # predictions fade with confidence; the one below the threshold is a cross
+    symbols = [str(s) for s in layer.symbol]
+    assert symbols[2] == "cross" and symbols[0] == "disc"
+    assert layer.face_color[0, 3] > layer.face_color[3, 3] > layer.face_color[2, 3]
+    assert widget.keypoint_list.count() == len(KEYPOINTS)
+    assert "Ctrl+Z" in widget.help_label.text()
+
+
+def test_dragging_a_prediction_makes_it_a_label(widget, session):
+    i, (y, x) = point_of(widget, "left_ear")
+    mouse_drag(widget.viewer, widget.overlay.layer, (3, y, x), (3, 40.0, 50.0))
+    stored = session.labels(3)["left_ear"]
+    assert (stored.state, stored.model_version) == ("labeled", VERSION)
+    assert (stored.x, stored.y) == pytest.approx((50.0, 40.0))
+    assert str(widget.overlay.layer.symbol[i]) == "diamond"  # drawn as a label now
+    assert set(session.labels(3)) == {"left_ear"}  # the other points did not move
+    assert "labeled frames: 1" in widget.counts_label.text()
+
+
+def test_click_a_keypoint_then_the_image_places_it(widget, session, qtbot):
+    session.delete(3, KEYPOINTS)
+    item = widget.keypoint_list.item(KEYPOINTS.index("tail_base"))
+    rect = widget.keypoint_list.visualItemRect(item)
+    qtbot.mouseClick(widget.keypoint_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    assert widget.overlay.layer.mode == "add"
+    layer = widget.overlay.layer
+    from napari.utils.interactions import mouse_press_callbacks, mouse_release_callbacks
+
+    mouse_press_callbacks(layer, _event("mouse_press", (3, 70.0, 30.0), layer))
+    mouse_release_callbacks(layer, _event("mouse_release", (3, 70.0, 30.0), layer))
+    stored = session.labels(3)["tail_base"]
+    assert (stored.state, stored.x, stored.y) == ("labeled", 30.0, 70.0)
+    assert layer.mode == "select"  # one click places one keypoint
+    assert len(layer.data) == len(KEYPOINTS)  # no stray extra point
+
+
+def test_accept_key_accepts_predictions_above_the_slider(widget, session, qtbot):
+    press(widget, qtbot, Qt.Key.Key_A)
+    labels = session.labels(3)
+    assert {k: p.state for k, p in labels.items()} == {
+        "nose": "accepted",
+        "left_ear": "accepted",
+        "tail_base": "accepted",
+    }  # right_ear (0.3) stays a prediction
+    assert labels["nose"].model_version == VERSION
+    widget.threshold_slider.setValue(20)
+    press(widget, qtbot, Qt.Key.Key_A)
+    assert session.labels(3)["right_ear"].state == "accepted"
+    assert "accepted frames: 1" in widget.counts_label.text()
+
+
+def test_hide_key_toggles_the_selected_keypoint(widget, session, qtbot):
+    i, _ = point_of(widget, "nose")
+    widget.overlay.layer.selected_data = {i}
+    press(widget, qtbot, Qt.Key.Key_H)
+    assert session.labels(3)["nose"].state == "hidden"
+    assert "nose" not in [p.keypoint for p in widget.overlay.shown]  # not drawn
+    assert "nose  (hidden)" in [
+        widget.keypoint_list.item(j).text() for j in range(widget.keypoint_list.count())
+    ]  # but listed
+    widget.keypoint_list.setCurrentRow(KEYPOINTS.index("nose"))
+    press(widget, qtbot, Qt.Key.Key_H)
+    assert "nose" not in session.labels(3)  # back to the prediction
+
+
+def test_delete_key_removes_the_selected_label(widget, session, qtbot):
+    session.label(3, "right_ear", 33.0, 44.0)
+    widget._redraw()
+    i, (y, x) = point_of(widget, "right_ear")
+    assert (y, x) == (44.0, 33.0)
+    widget.overlay.layer.selected_data = {i}
+    press(widget, qtbot, Qt.Key.Key_Delete)
+    assert "right_ear" not in session.labels(3)
+    _, (y, x) = point_of(widget, "right_ear")  # the prediction shows again
+    np.testing.assert_allclose((x, y), session.prediction(3)[1 + 1, :2], rtol=1e-6)
+
+
+def test_undo_and_redo_keys(widget, session, qtbot):
+    press(widget, qtbot, Qt.Key.Key_A)
+    assert len(session.labels(3)) == 3
+    press(widget, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert session.labels(3) == {}
+    assert all(str(s) != "square" for s in widget.overlay.layer.symbol)
+    press(
+        widget,
+        qtbot,
+        Qt.Key.Key_Z,
+        Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModifier,
+    )
+    assert len(session.labels(3)) == 3
+    # undo of an edit on another frame brings that frame into view
+    widget.viewer.dims.set_current_step(0, 50)
+    press(widget, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert widget.frame == 3 and session.labels(3) == {}
+
+
+def test_frame_keys_step_jump_and_find_labeled_frames(widget, session, qtbot):
+    session.label(10, "nose", 5, 5)
+    session.label(90, "nose", 5, 5)
+    press(widget, qtbot, Qt.Key.Key_Right)
+    assert widget.frame == 4
+    press(widget, qtbot, Qt.Key.Key_Left)
+    press(widget, qtbot, Qt.Key.Key_Left)
+    assert widget.frame == 2
+    press(widget, qtbot, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert widget.frame == 10
+    press(widget, qtbot, Qt.Key.Key_Right, Qt.KeyboardModifier.ShiftModifier)
+    assert widget.frame == 90
+    press(widget, qtbot, Qt.Key.Key_Left, Qt.KeyboardModifier.ShiftModifier)
+    assert widget.frame == 10
+    press(widget, qtbot, Qt.Key.Key_J)  # the frame box, its number selected: type over it
+    assert widget.frame_box.lineEdit().selectedText() == "10"
+    qtbot.keyClicks(widget.frame_box, "120")
+    qtbot.keyClick(widget.frame_box, Qt.Key.Key_Return)
+    assert widget.frame == 120
+
+
+def test_predictions_come_from_a_background_worker(make_napari_viewer, video_copy, qtbot):
+    import torch
+
+    from napari_superanimal.model.inference import PoseEstimator
+    from napari_superanimal.model.networks import build_network
+
+    torch.manual_seed(0)
+    model = PoseEstimator(build_network("light_resnet18", 4), KEYPOINTS, device="cpu")
+    with Session.open(open_video(video_copy, convert=False), model=model) as session:
+        viewer = make_napari_viewer()
+        widget = session.show(viewer)
+        viewer.dims.set_current_step(0, 30)
+        assert widget.worker is not None  # the GUI thread did not run the model
+        qtbot.waitUntil(
+            lambda: session.has_prediction(30) and widget.worker is None, timeout=60_000
+        )
+        qtbot.waitUntil(lambda: len(widget.overlay.layer.data) == 4, timeout=10_000)
+        expect = model.predict(session.read_frame(30))
+        np.testing.assert_allclose(widget.overlay.layer.data[:, ::-1], expect[:, :2], atol=1e-3)
+        # frames after the one in view were prefetched, and they persist in the project
+        assert all(session.has_prediction(f) for f in range(30, 39))
+        stored = session.project.frame_predictions(session.video_key, 35, model.name)
+        np.testing.assert_allclose(stored, session.prediction(35))
+
+
+def test_opening_a_video_docks_the_widget_and_creates_its_project(
+    make_napari_viewer, video_copy, qtbot
+):
+    from napari_superanimal._napari.widget import LabelingWidget
+
+    viewer = make_napari_viewer()
+    viewer.open(str(video_copy), plugin="napari-superanimal")
+    qtbot.waitUntil(
+        lambda: any(isinstance(w, LabelingWidget) for w in _dock_widgets(viewer)), timeout=10_000
+    )
+    widget = next(w for w in _dock_widgets(viewer) if isinstance(w, LabelingWidget))
+    assert widget.session is not None
+    assert (video_copy.parent / "clip.superanimal" / "project.json").is_file()
+    assert "keypoints" in [layer.name for layer in viewer.layers]
+    widget.session.close()
+
+
+def _dock_widgets(viewer):
+    return list(viewer.window.dock_widgets.values())
