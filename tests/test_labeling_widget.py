@@ -258,3 +258,57 @@ def test_opening_a_video_docks_the_widget_and_creates_its_project(
 
 def _dock_widgets(viewer):
     return list(viewer.window.dock_widgets.values())
+
+
+def test_skeleton_lines_join_the_drawn_keypoints(make_napari_viewer, video_copy):
+    from napari_superanimal.labels.project import Project
+
+    folder = video_copy.with_name("clip.superanimal")
+    skeleton = [("nose", "left_ear"), ("nose", "tail_base")]
+    Project.create(folder, KEYPOINTS, skeleton=skeleton).close()
+    with Session.open(open_video(video_copy, convert=False), project=folder) as session:
+        session.label(0, "nose", 10, 10)
+        session.label(0, "tail_base", 50, 60)
+        widget = session.show(make_napari_viewer())
+        widget.viewer.dims.set_current_step(0, 0)
+        skeleton = widget.viewer.layers["skeleton"]
+        assert len(skeleton.data) == 1  # left_ear is not placed: one line, nose to tail_base
+        np.testing.assert_allclose(skeleton.data[0], [[10, 10], [60, 50]])
+
+
+def test_a_project_open_in_another_process_is_a_notification_not_a_crash(
+    make_napari_viewer, video_copy, qtbot
+):
+    import subprocess
+    import sys
+
+    from napari.utils.notifications import notification_manager
+
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD_PROJECT, str(video_copy)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        seen = []
+        notification_manager.notification_ready.connect(seen.append)
+        viewer = make_napari_viewer()
+        viewer.open(str(video_copy), plugin="napari-superanimal")
+        qtbot.waitUntil(lambda: any("another process" in n.message for n in seen), timeout=10_000)
+        notification_manager.notification_ready.disconnect(seen.append)
+        assert [layer.name for layer in viewer.layers] == ["clip.mp4"]  # the video still opens
+        assert all("\n" not in n.message for n in seen)
+    finally:
+        holder.kill()
+        holder.wait()
+    with Session.open(video_copy) as session:  # the other process's labels are all there
+        assert session.labels(7)["nose"].x == 12.5
+
+
+HOLD_PROJECT = """
+import sys, time
+from napari_superanimal.session import Session
+s = Session.open(sys.argv[1], keypoints=["nose", "tail_base"])
+s.label(7, "nose", 12.5, 3.0)
+print("holding", flush=True)
+time.sleep(120)
+"""

@@ -221,6 +221,34 @@ class Session:
             self.video_key, self.model_version, poses, frames=list(frames), n_frames=len(self)
         )
 
+    def use_model(self, model) -> None:
+        """Make ``model`` (a PoseEstimator, or a version name trained in this project) the one
+        that predicts; its predictions load from the project. Rolling back is this call."""
+        if isinstance(model, str):
+            model = self.project.load_model_version(model)
+        self.project.check_model(model.name, model.keypoints)
+        with self._lock:
+            self.model = model
+            self.model_version = model.name
+        self._pred = self._load_predictions()
+        self.project.meta["active_model"] = model.name
+
+    def model_versions(self) -> dict[str, dict]:
+        """Every model version the project knows, with what it recorded (trained ones: loss
+        curve, held-out error before and after, the labels used)."""
+        return {v: dict(info) for v, info in self.project.meta["models"].items()}
+
+    def finetune(self, **settings):
+        """Train one round on this session's labels (see :func:`~napari_superanimal.train.
+        finetune.finetune` for the settings); the new version becomes the active model and its
+        result is returned (None if cancelled). Predictions of older versions become stale."""
+        from .train.finetune import finetune
+
+        result = finetune(self, **settings)
+        if result is not None:
+            self.use_model(result.estimator)
+        return result
+
     # -- labels -----------------------------------------------------------------------------
     def labels(self, frame: int) -> dict[str, Point]:
         """The user's points on ``frame`` (labeled, accepted, hidden), by keypoint."""
@@ -247,7 +275,8 @@ class Session:
         frame, keypoint = self._frame(frame), self._keypoint(keypoint)
         x, y = float(x), float(y)
         height, width = self.video.shape[1:3]
-        inside = -0.5 <= x <= width - 0.5 and -0.5 <= y <= height - 0.5
+        # pixel centres at c (napari) or c + 0.5 (DeepLabCut's decoding): accept both
+        inside = -0.5 <= x <= width and -0.5 <= y <= height
         if not (np.isfinite([x, y]).all() and inside):
             raise SessionError(
                 f"{keypoint} at ({x:.1f}, {y:.1f}) is outside the {width}x{height} frame"

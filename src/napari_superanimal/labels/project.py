@@ -155,6 +155,45 @@ class Project:
                 f"{len(self.keypoints)} ({', '.join(self.keypoints[:3])}, ...); they must match"
             )
 
+    # -- model versions ---------------------------------------------------------------------
+    def trained_versions(self) -> list[str]:
+        """Model versions trained in this project, oldest first."""
+        return [v for v, info in self.meta["models"].items() if info.get("snapshot")]
+
+    def next_model_version(self, arch: str) -> str:
+        n = len(self.trained_versions()) + 1
+        return f"{arch}-r{n}"
+
+    def save_model_version(self, version: str, network, info: dict) -> Path:
+        """Write a trained network as ``models/<version>/snapshot.pt`` and record its info."""
+        from ..model.checkpoint import save_snapshot
+
+        if self.meta["models"].get(version, {}).get("snapshot"):
+            raise ProjectError(f"{self.folder}: model version {version} already exists")
+        path = save_snapshot(self.folder / "models" / version / "snapshot.pt", network,
+                             metadata={"version": version})  # fmt: skip
+        self.meta["models"][version] = {**info, "snapshot": f"models/{version}/snapshot.pt"}
+        _write_json(self.folder / PROJECT_FILE, self.meta)
+        return path
+
+    def model_info(self, version: str) -> dict:
+        if version not in self.meta["models"]:
+            raise ProjectError(f"{self.folder}: no model version {version!r}")
+        return dict(self.meta["models"][version])
+
+    def load_model_version(self, version: str, device: str = "auto"):
+        """A :class:`~napari_superanimal.model.inference.PoseEstimator` for a trained version."""
+        from ..model.checkpoint import load_snapshot
+        from ..model.inference import PoseEstimator
+        from ..model.networks import build_network
+
+        info = self.model_info(version)
+        if not info.get("snapshot"):
+            raise ProjectError(f"{self.folder}: model version {version!r} has no weights here")
+        network = build_network(info["arch"], len(info["keypoints"]))
+        load_snapshot(self.folder / info["snapshot"], network)
+        return PoseEstimator(network, info["keypoints"], device=device, name=version)
+
     # -- predictions ------------------------------------------------------------------------
     def _predictions_group(self, mode: str = "a") -> zarr.Group:
         return zarr.open_group(self.folder / "predictions.zarr", mode=mode, zarr_format=3)

@@ -1,0 +1,1 @@
+"""Fine-tuning on the user's labels: targets, augmentation, memory replay, the training round."""
