@@ -174,3 +174,26 @@ def test_a_crash_mid_round_loses_no_labels_and_keeps_the_previous_version(traine
     assert {f: reopened.labels(f) for f in LABELED} == labels
     assert reopened.project.labels.integrity_ok()
     reopened.close()
+
+
+def test_cli_train_runs_a_round_and_the_project_remembers_its_model(mouse, tmp_path):
+    path, truth = mouse
+    video = tmp_path / "clip.mp4"
+    video.write_bytes(path.read_bytes())
+    with Session.open(video, keypoints=KEYPOINTS) as session:
+        label_frames(session, truth, [0, 30, 60])
+    cmd = [sys.executable, "-m", "napari_superanimal.cli", "train"]
+    proc = subprocess.run([*cmd, str(video), "--steps", "15", "--quiet"],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert proc.stdout.startswith("light_resnet18-r1: held-out error")
+    with Session.open(video) as session:  # reopened: the trained model is the active one
+        assert session.model_version == "light_resnet18-r1" and session.model is not None
+    # a project folder works too, and a second round starts from the first
+    proc = subprocess.run([*cmd, str(tmp_path / "clip.superanimal"), "--steps", "10", "--quiet"],
+                          capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert proc.returncode == 0 and proc.stdout.startswith("light_resnet18-r2"), proc.stderr
+    with Session.open(video) as session:
+        assert session.model_versions()["light_resnet18-r2"]["parent"] == "light_resnet18-r1"
+    bad = subprocess.run([*cmd, str(tmp_path / "nothing.mp4")], capture_output=True, text=True)
+    assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1

@@ -312,3 +312,53 @@ s.label(7, "nose", 12.5, 3.0)
 print("holding", flush=True)
 time.sleep(120)
 """
+
+
+def test_fine_tune_button_trains_a_new_version_and_repredicts_the_frame(
+    make_napari_viewer, tmp_path, qtbot
+):
+    from napari_superanimal.demo.mouse import KEYPOINTS as MOUSE
+    from napari_superanimal.demo.mouse import make_mouse_video
+
+    path, truth = make_mouse_video(tmp_path / "m.mp4", n_frames=40, size=(128, 160), seed=2)
+    with Session.open(open_video(path, convert=False), keypoints=MOUSE) as session:
+        for f in range(0, 40, 5):
+            for k, name in enumerate(MOUSE):
+                session.label(f, name, *truth[f, k])
+        widget = session.show(make_napari_viewer())
+        widget.viewer.dims.set_current_step(0, 12)
+        panel = widget.training
+        panel.steps_box.setValue(40)
+        qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
+        assert panel.running and not panel.start_button.isEnabled()
+        session.label(13, "nose", 50, 50)  # labeling goes on while it trains
+        qtbot.waitUntil(lambda: not panel.running, timeout=120_000)
+        assert panel.last_result is not None and "held-out error" in panel.status.text()
+        assert session.model_version == panel.last_result.version == "light_resnet18-r1"
+        assert widget.model_combo.currentText() == "light_resnet18-r1"
+        assert len(panel.plot.losses) == 40  # the loss plot got every step
+        # the frame in view is re-predicted by the new model in the background
+        qtbot.waitUntil(
+            lambda: session.has_prediction(12) and widget.worker is None, timeout=60_000
+        )
+        assert session.labels(13)["nose"].x == 50  # the label made during training is kept
+
+
+def test_cancel_leaves_the_previous_model_active(make_napari_viewer, tmp_path, qtbot):
+    from napari_superanimal.demo.mouse import KEYPOINTS as MOUSE
+    from napari_superanimal.demo.mouse import make_mouse_video
+
+    path, truth = make_mouse_video(tmp_path / "m.mp4", n_frames=20, size=(128, 160), seed=3)
+    with Session.open(open_video(path, convert=False), keypoints=MOUSE) as session:
+        for f in (0, 10):
+            for k, name in enumerate(MOUSE):
+                session.label(f, name, *truth[f, k])
+        widget = session.show(make_napari_viewer())
+        panel = widget.training
+        panel.steps_box.setValue(5000)
+        panel.start()
+        qtbot.waitUntil(lambda: panel.latest is not None, timeout=60_000)
+        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+        qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
+        assert panel.last_result is None and "cancelled" in panel.status.text()
+        assert session.model is None and session.project.trained_versions() == []

@@ -2,7 +2,8 @@
 
 Subcommands: ``open`` (a video in napari), ``ingest`` (convert to a frame store), ``predict``
 (keypoints on every frame, whole frames or top-down crops, as a DeepLabCut ``.h5``),
-``demo``, ``register-reader``. Bad input ends with a one-line reason on stderr and exit status 1.
+``train`` (one fine-tuning round), ``demo``, ``register-reader``. Bad input ends with a
+one-line reason on stderr and exit status 1.
 
 Example::
 
@@ -121,6 +122,43 @@ def _box_source(args: argparse.Namespace, device):
     return seed
 
 
+def _cmd_train(args: argparse.Namespace) -> int:
+    """One fine-tuning round on a video's labels: the code behind the widget's button."""
+    import json
+    from pathlib import Path
+
+    from .labels.project import PROJECT_FILE
+    from .session import Session
+
+    target = Path(args.target)
+    project = args.project
+    video = target
+    if (target / PROJECT_FILE).is_file():  # a project folder: its first (or named) video
+        project = target
+        videos = json.loads((target / PROJECT_FILE).read_text()).get("videos", {})
+        name = args.video or next(iter(videos), None)
+        if name not in videos:
+            raise ValueError(f"{target}: no video {name!r} in this project")
+        video = Path(videos[name]["path"])
+    with Session.open(video, project=project) as session:
+        if args.model:
+            session.use_model(args.model)
+        with frame_bar(args.steps, f"train {session.video.name}", args.quiet) as bar:
+            result = session.finetune(
+                steps=args.steps,
+                time_budget=args.minutes * 60 if args.minutes else None,
+                lr=args.lr,
+                batch_size=args.batch_size,
+                arch=args.arch,
+                seed=args.seed,
+                callback=lambda p: bar.update(p.step - bar.n),
+            )
+    before, after = result.heldout_before, result.heldout_after
+    fmt = lambda h: "n/a" if h["pixels"] is None else f"{h['pixels']:.2f} px"  # noqa: E731
+    print(f"{result.version}: held-out error {fmt(before)} -> {fmt(after)}")
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo.run import run_demo
 
@@ -190,6 +228,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--offline", action="store_true", help="never download weights")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_predict)
+
+    p = sub.add_parser(
+        "train", help="fine-tune on a video's labels: one round, saved as a new model version"
+    )
+    p.add_argument("target", help="a video (its project beside it) or a project folder")
+    p.add_argument("--project", help="project folder, when TARGET is a video elsewhere")
+    p.add_argument("--video", help="which video of the project (default: its first)")
+    p.add_argument("--model", help="start from this model version (default: the active one)")
+    p.add_argument("--arch", help="architecture when starting from scratch (light_resnet18)")
+    p.add_argument("--steps", type=int, default=300)
+    p.add_argument("--minutes", type=float, help="stop after this many minutes")
+    p.add_argument("--lr", type=float, default=1e-3)
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_train)
 
     p = sub.add_parser("demo", help="run the demo on a synthetic video (no download)")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")

@@ -45,7 +45,8 @@ class FramePoint:
     """What to draw for one keypoint on one frame.
 
     ``kind`` is ``labeled`` (placed or moved by the user), ``accepted`` (a prediction the user
-    accepted), ``hidden`` (occluded: not drawn, coordinates may be NaN) or ``predicted``.
+    accepted), ``hidden`` (occluded: not drawn, coordinates may be NaN), ``predicted`` or
+    ``stale`` (predicted by an older model version, shown until the current one has run).
     ``score`` is the prediction's confidence (1.0 for labels).
     """
 
@@ -71,6 +72,10 @@ class Session:
         self.project = project
         self.model = model
         self.video_key = project.add_video(video.source_path or video.store_path)
+        active = project.meta.get("active_model")
+        if model is None and model_version is None and active in project.trained_versions():
+            model = project.load_model_version(active)  # the project's model, as left
+            self.model = model
         if model is not None:
             project.check_model(model.name, model.keypoints)
         versions = project.videos.get(self.video_key, {}).get("predictions", [])
@@ -82,6 +87,7 @@ class Session:
         self._index = {k: i for i, k in enumerate(self.keypoints)}
         self._lock = threading.Lock()  # guards the predictions cache (workers write it)
         self._pred = self._load_predictions()
+        self._stale: np.ndarray | None = None  # predictions of the previous model version
         self._states = project.labels.frame_states(self.video_key)
         self._sorted = sorted(self._states)
 
@@ -182,6 +188,14 @@ class Session:
             row = self._pred[self._frame(frame)]
             return None if np.isnan(row[:, 2]).all() else row.copy()
 
+    def stale_prediction(self, frame: int) -> np.ndarray | None:
+        """``(K, 3)`` from the model version used before the current one, if any."""
+        with self._lock:
+            if self._stale is None:
+                return None
+            row = self._stale[self._frame(frame)]
+            return None if np.isnan(row[:, 2]).all() else row.copy()
+
     def has_prediction(self, frame: int) -> bool:
         return self.prediction(frame) is not None
 
@@ -227,11 +241,17 @@ class Session:
         if isinstance(model, str):
             model = self.project.load_model_version(model)
         self.project.check_model(model.name, model.keypoints)
+        fresh = None
         with self._lock:
+            if model.name != self.model_version:
+                # the old version's predictions stay on screen, marked stale, until refreshed
+                self._stale = self._pred
+                fresh = True
             self.model = model
             self.model_version = model.name
-        self._pred = self._load_predictions()
-        self.project.meta["active_model"] = model.name
+        if fresh:
+            self._pred = self._load_predictions()
+        self.project.set_active_model(model.name)
 
     def model_versions(self) -> dict[str, dict]:
         """Every model version the project knows, with what it recorded (trained ones: loss
@@ -258,6 +278,7 @@ class Session:
         """What the viewer shows on ``frame``: labels first-hand, predictions for the rest."""
         labels = self.labels(frame)
         pred = self.prediction(frame)
+        stale = self.stale_prediction(frame) if pred is None else None
         out = []
         for i, name in enumerate(self.keypoints):
             point = labels.get(name)
@@ -268,6 +289,9 @@ class Session:
             elif pred is not None and np.isfinite(pred[i, :2]).all():
                 x, y, score = map(float, pred[i])
                 out.append(FramePoint(name, x, y, "predicted", score))
+            elif pred is None and stale is not None and np.isfinite(stale[i, :2]).all():
+                x, y, score = map(float, stale[i])
+                out.append(FramePoint(name, x, y, "stale", score))
         return out
 
     def label(self, frame: int, keypoint: str, x: float, y: float) -> None:

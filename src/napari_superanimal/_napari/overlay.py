@@ -1,7 +1,8 @@
 """The keypoints of the frame in view, as one napari Points layer kept in sync with a Session.
 
 The layer holds the current frame's points only (so changing frame costs O(keypoints)):
-predictions as discs faded by their confidence (a cross below the confidence threshold), the
+predictions as discs faded by their confidence (a cross below the confidence threshold; grey
+rings for an older model version's, until the current one has predicted the frame), the
 user's labels in full colour as diamonds (accepted predictions as squares); hidden keypoints are
 not drawn. Dragging a point makes it a label; a point added in "add" mode labels the keypoint
 chosen in the widget. Every edit goes through the Session, so it is committed before the layer
@@ -20,7 +21,13 @@ from napari.layers import Points, Shapes
 from ..session import FramePoint, Session
 
 LAYER_NAME = "keypoints"
-SYMBOLS = {"predicted": "disc", "uncertain": "cross", "labeled": "diamond", "accepted": "square"}
+SYMBOLS = {
+    "predicted": "disc",
+    "uncertain": "cross",
+    "stale": "ring",
+    "labeled": "diamond",
+    "accepted": "square",
+}
 
 
 def keypoint_colors(n: int) -> np.ndarray:
@@ -79,9 +86,11 @@ class KeypointsOverlay:
         coords = np.array([[p.y, p.x] for p in points], np.float64).reshape(n, 2)
         colors = np.array([self.color_of[p.keypoint] for p in points], np.float32).reshape(n, 4)
         kinds = [self._kind(p) for p in points]
-        predicted = np.array([k in ("predicted", "uncertain") for k in kinds], bool)
+        predicted = np.array([k in ("predicted", "uncertain", "stale") for k in kinds], bool)
         scores = np.array([p.score for p in points], np.float32)
         colors[predicted, 3] = 0.25 + 0.75 * np.clip(scores[predicted], 0, 1)
+        stale = np.array([k == "stale" for k in kinds], bool)
+        colors[stale] = (0.6, 0.6, 0.6, 0.5)  # an older model's guess: grey until refreshed
         borders = np.where(predicted[:, None], colors, np.array([1, 1, 1, 1], np.float32))
         self._updating = True
         try:

@@ -34,6 +34,7 @@ from ..session import Session
 from ..zoo import KEYPOINT_SETS
 from .overlay import KeypointsOverlay
 from .reader import VIDEO_KEY
+from .training import TrainingPanel
 
 PREFETCH = 8  # frames after the one in view predicted in the background
 
@@ -132,6 +133,8 @@ class LabelingWidget(QWidget):
         layout.addLayout(frame_row)
         layout.addLayout(buttons)
         layout.addWidget(self.counts_label)
+        self.training = TrainingPanel(self)
+        layout.addWidget(self.training)
         layout.addWidget(help_box)
 
     def _bind_keys(self) -> None:
@@ -186,6 +189,9 @@ class LabelingWidget(QWidget):
         self._bind_keys()
         self.project_label.setText(str(session.project.folder))
         self.keypoint_set_label.setText(f"{len(session.keypoints)} keypoints")
+        for version in session.project.trained_versions():
+            if self.model_combo.findText(version) < 0:
+                self.model_combo.addItem(version)
         if session.model is not None:
             if self.model_combo.findText(session.model_version) < 0:
                 self.model_combo.addItem(session.model_version)
@@ -344,20 +350,31 @@ class LabelingWidget(QWidget):
         if choice == "none":
             self.session.model = None
             return
-        name = choice.split(" ")[0]
         try:
-            from ..model.inference import load_model
+            if choice in self.session.project.trained_versions():
+                self.session.use_model(choice)  # a version trained here: also how to roll back
+            else:
+                from ..model.inference import load_model
 
-            model = load_model(name, download=True)
-            self.session.project.check_model(model.name, model.keypoints)
+                self.session.use_model(load_model(choice.split(" ")[0], download=True))
         except SuperAnimalError as err:
             show_error(str(err))
             self.model_combo.setCurrentText(self.session.model_version or "none")
             return
-        self.session.model = model
-        self.session.model_version = model.name
-        self.session._pred = self.session._load_predictions()
         self._on_step()
+
+    def model_round_done(self) -> None:
+        """A round made a new active model: show it, re-predict the frame in view at once
+        (then its neighbours), older predictions shown as stale meanwhile."""
+        version = self.session.model_version
+        if self.model_combo.findText(version) < 0:
+            self.model_combo.addItem(version)
+        self.model_combo.setCurrentText(version)
+        self._redraw()
+        if self.worker is not None:
+            self._wanted = self.frame
+        else:
+            self.request_prediction(self.frame, force=True)
 
     # -- predictions in the background ------------------------------------------------------
     def request_prediction(self, frame: int, force: bool = False) -> None:

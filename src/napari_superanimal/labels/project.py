@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -176,6 +177,12 @@ class Project:
         _write_json(self.folder / PROJECT_FILE, self.meta)
         return path
 
+    def set_active_model(self, version: str) -> None:
+        """Remember which model version predicts (reopening the project restores it)."""
+        if self.meta.get("active_model") != version:
+            self.meta["active_model"] = version
+            _write_json(self.folder / PROJECT_FILE, self.meta)
+
     def model_info(self, version: str) -> dict:
         if version not in self.meta["models"]:
             raise ProjectError(f"{self.folder}: no model version {version!r}")
@@ -258,6 +265,9 @@ class Project:
         return None if np.isnan(values).all() else values
 
 
+_META_LOCK = threading.Lock()  # project.json is written from the GUI thread and workers
+
+
 def _write_json(path: Path, data: dict) -> None:
-    with atomic_path(path) as tmp:
+    with _META_LOCK, atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2))

@@ -17,9 +17,11 @@ Example::
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import sqlite3
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -65,6 +67,15 @@ class Point:
     model_version: str | None = None
 
 
+def _locked(method):
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._mutex:
+            return method(self, *args, **kwargs)
+
+    return wrapper
+
+
 class LabelStore:
     """A durable, undoable store of keypoint labels (see the module docstring)."""
 
@@ -72,6 +83,9 @@ class LabelStore:
         self.path = path
         self._conn = conn
         self._lock = lock
+        # One connection shared by the GUI thread and workers (training reads labels): every
+        # public method holds this lock, so transactions never interleave.
+        self._mutex = threading.RLock()
 
     # -- opening ----------------------------------------------------------------------------
     @classmethod
@@ -103,7 +117,9 @@ class LabelStore:
             raise LabelStoreError(f"{path}: no label store here")
         uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
         try:
-            conn = sqlite3.connect(uri, uri=True, isolation_level=None, timeout=5.0)
+            conn = sqlite3.connect(
+                uri, uri=True, isolation_level=None, timeout=5.0, check_same_thread=False
+            )
             if existed:
                 tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
             else:
@@ -134,6 +150,7 @@ class LabelStore:
             )
         return conn
 
+    @_locked
     def close(self) -> None:
         self._conn.close()
         if self._lock is not None:
@@ -147,6 +164,7 @@ class LabelStore:
         self.close()
 
     # -- reading ----------------------------------------------------------------------------
+    @_locked
     def frame(self, video: str, frame: int) -> dict[str, Point]:
         """Labels of one frame, by keypoint (an index range scan: O(keypoints))."""
         rows = self._conn.execute(
@@ -155,6 +173,7 @@ class LabelStore:
         )
         return {r[0]: Point(*r) for r in rows}
 
+    @_locked
     def labeled_frames(self, video: str) -> list[int]:
         """Frames of ``video`` with at least one label, sorted."""
         rows = self._conn.execute(
@@ -162,6 +181,7 @@ class LabelStore:
         )
         return [r[0] for r in rows]
 
+    @_locked
     def frame_states(self, video: str) -> dict[int, set[str]]:
         """For every frame of ``video`` with labels, the set of its points' states."""
         out: dict[int, set[str]] = {}
@@ -172,10 +192,12 @@ class LabelStore:
             out.setdefault(frame, set()).add(state)
         return out
 
+    @_locked
     def last_edit(self) -> tuple[str, int] | None:
         """``(video, frame)`` of the edit undo would revert next (None if nothing to undo)."""
         return self._edit_at("SELECT MAX(txn) FROM history WHERE undone = 0")
 
+    @_locked
     def next_redo(self) -> tuple[str, int] | None:
         """``(video, frame)`` of the edit redo would re-apply next (None if nothing to redo)."""
         return self._edit_at("SELECT MIN(txn) FROM history WHERE undone = 1")
@@ -186,6 +208,7 @@ class LabelStore:
         ).fetchone()
         return (row[0], row[1]) if row else None
 
+    @_locked
     def integrity_ok(self) -> bool:
         """SQLite's own ``PRAGMA integrity_check``."""
         return self._conn.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
@@ -206,6 +229,7 @@ class LabelStore:
             video, frame, {keypoint: Point(keypoint, float(x), float(y), state, model_version)}
         )
 
+    @_locked
     def hide(self, video: str, frame: int, keypoint: str) -> None:
         """Mark a keypoint hidden (occluded) on a frame, keeping its last position if any."""
         old = self.frame(video, frame).get(keypoint)
@@ -227,6 +251,7 @@ class LabelStore:
         """Remove labels (undoable)."""
         self.apply(video, frame, {k: None for k in keypoints})
 
+    @_locked
     def apply(self, video: str, frame: int, changes: dict[str, Point | None]) -> int:
         """Apply several changes to one frame in one transaction; return its history id."""
         for point in changes.values():
@@ -255,10 +280,12 @@ class LabelStore:
             raise
         return txn
 
+    @_locked
     def undo(self) -> bool:
         """Revert the latest edit still in effect; False when there is nothing to undo."""
         return self._step("SELECT MAX(txn) FROM history WHERE undone = 0", "before", 1)
 
+    @_locked
     def redo(self) -> bool:
         """Re-apply the earliest undone edit; False when there is nothing to redo."""
         return self._step("SELECT MIN(txn) FROM history WHERE undone = 1", "after", 0)
