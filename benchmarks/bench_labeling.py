@@ -6,6 +6,8 @@ accepted), in a fresh process per video:
 
 - frame step: ``viewer.dims.set_current_step`` + Qt event processing (image slice, keypoints
   layer, widget panel, repaint), for 300 consecutive steps and 200 random jumps (p50 / p95);
+  the same with napari alone (the video layer, no overlay, no widget), the floor under Xvfb;
+  and our part alone (keypoints layer update + widget panel, no repaint);
 - edit commit: ``Session.label`` (committed to SQLite when it returns), and the whole drag path
   (napari's ``Points._move`` -> our handler -> commit -> layer redrawn), p50 / p95;
 - peak RSS of the process.
@@ -27,7 +29,7 @@ from make_long_video import make
 LABELED = {1000: 1000, 10000: 5000, 100000: 5000}
 
 CHILD = r"""
-import random, sys, time
+import random, resource, sys, time
 import numpy as np
 from pathlib import Path
 from qtpy.QtWidgets import QApplication
@@ -54,12 +56,10 @@ if not session.has_prediction(n - 1):
     for f in np.linspace(0, n - 1, n_labeled).astype(int):
         session.accept(int(f), threshold=0.0)
 counts = session.counts()
+rss = {"before_viewer": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 viewer = napari.Viewer(show=True)
 viewer.window._qt_window.resize(1300, 850)
-widget = session.show(viewer)
 app = QApplication.instance()
-for _ in range(20):
-    app.processEvents()
 
 def step(t):
     t0 = time.perf_counter()
@@ -68,9 +68,26 @@ def step(t):
     return time.perf_counter() - t0
 
 start = n // 2
+# napari alone: the same video layer, no keypoints layer, no widget (the floor under Xvfb)
+viewer.add_image(video.frames, name="video only", rgb=True)
+for _ in range(20):
+    app.processEvents()
+for t in range(start - 20, start):
+    step(t)
+bare = [step(t) for t in range(start, start + 100)]
+viewer.layers.clear()
+widget = session.show(viewer)
+for _ in range(20):
+    app.processEvents()
 for t in range(start - 20, start):  # warm up
     step(t)
 sequential = [step(t) for t in range(start, start + 300)]
+overlay = []
+for t in range(start, start + 100):
+    t0 = time.perf_counter()
+    widget.overlay.show(t)
+    widget._refresh_panel()
+    overlay.append(time.perf_counter() - t0)
 rng = random.Random(0)
 jumps = [step(rng.randrange(n)) for _ in range(200)]
 
@@ -104,8 +121,10 @@ def pct(v):
     a = np.asarray(v) * 1e3
     return float(np.percentile(a, 50)), float(np.percentile(a, 95))
 
-result = {"frames": n, "labeled_frames": counts["touched"]}
-for name, values in [("step", sequential), ("jump", jumps), ("commit", commit), ("drag", drag)]:
+result = {"frames": n, "labeled_frames": counts["touched"], "rss_before_viewer_mb":
+          rss["before_viewer"]}
+for name, values in [("napari_alone", bare), ("step", sequential), ("jump", jumps),
+                     ("overlay", overlay), ("commit", commit), ("drag", drag)]:
     result[name + "_p50_ms"], result[name + "_p95_ms"] = pct(values)
 viewer.close()
 session.close()
@@ -113,7 +132,9 @@ session.close()
 
 
 def prepare(n: int):
-    mp4 = make(n, WORK / f"synthetic_{n}.mp4")
+    mp4 = WORK / f"synthetic_{n}.mp4"
+    if not mp4.exists():
+        make(n, mp4)
     return mp4, WORK / f"synthetic_{n}.frames.zarr", WORK / f"synthetic_{n}.superanimal"
 
 
@@ -132,9 +153,10 @@ def main() -> None:
         print(row, flush=True)
         rows.append(row)
     columns = ["frames", "labeled_frames"]
-    columns += [f"{m}_{p}_ms" for m in ("step", "jump", "commit", "drag") for p in ("p50", "p95")]
+    measures = ("napari_alone", "step", "jump", "overlay", "commit", "drag")
+    columns += [f"{m}_{p}_ms" for m in measures for p in ("p50", "p95")]
     print(f"\nmachine: {machine()}\n")
-    print_table(rows, [*columns, "peak_rss_mb"])
+    print_table(rows, [*columns, "rss_before_viewer_mb", "peak_rss_mb"])
     crash = None
     if args.kills:
         from napari_superanimal.labels.crashcheck import run

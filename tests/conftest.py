@@ -9,7 +9,8 @@ import pytest
 
 from napari_superanimal.video.synthetic import decode_all, write_index_video
 
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_DATA = REPO.parent / "shared" / "data"
 
 
 @pytest.fixture(autouse=True)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from napari_superanimal import open_video
@@ -197,3 +198,30 @@ def test_cli_train_runs_a_round_and_the_project_remembers_its_model(mouse, tmp_p
         assert session.model_versions()["light_resnet18-r2"]["parent"] == "light_resnet18-r1"
     bad = subprocess.run([*cmd, str(tmp_path / "nothing.mp4")], capture_output=True, text=True)
     assert bad.returncode == 1 and len(bad.stderr.strip().splitlines()) == 1
+    # export: the labels on their frames (likelihood 1), read back as DeepLabCut does
+    out = tmp_path / "clip.h5"
+    proc = subprocess.run([sys.executable, "-m", "napari_superanimal.cli", "export", str(video),
+                           "--out", str(out)], capture_output=True, text=True)  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    df = pd.read_hdf(out, key="df_with_missing")
+    assert df.shape == (120, len(KEYPOINTS) * 3)
+    row = df.iloc[30].to_numpy().reshape(len(KEYPOINTS), 3)
+    np.testing.assert_allclose(row[:, :2], truth[30], rtol=1e-6)
+    assert (row[:, 2] == 1).all()
+
+
+def test_quickstart_notebook_runs_headless():
+    import nbformat
+    from nbclient import NotebookClient
+
+    from conftest import REPO
+
+    nb = nbformat.read(REPO / "docs" / "notebooks" / "quickstart.ipynb", as_version=4)
+    NotebookClient(nb, timeout=600, kernel_name="python3").execute()
+    outputs = "".join(
+        o.get("text", "") + str(o.get("data", {}).get("text/plain", ""))
+        for cell in nb.cells
+        if cell.cell_type == "code"
+        for o in cell.get("outputs", [])
+    )
+    assert "median error" in outputs and "light_resnet18-r1" in outputs

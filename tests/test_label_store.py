@@ -59,6 +59,19 @@ def test_one_frame_read_is_a_primary_key_search(db):
     assert "SEARCH" in plan and "PRIMARY KEY" in plan  # not a scan of every label
 
 
+def test_an_edit_does_not_scan_the_whole_history(db):
+    with LabelStore.open(db) as store:
+        plans = [
+            " ".join(str(r) for r in store._conn.execute("EXPLAIN QUERY PLAN " + sql))
+            for sql in (
+                "DELETE FROM history WHERE undone = 1",  # every edit drops the redo tail
+                "SELECT COALESCE(MAX(txn), 0) + 1 FROM history",
+            )
+        ]
+    assert "history_undone" in plans[0], plans[0]  # O(redo tail), not O(all edits ever)
+    assert "history_txn" in plans[1] or "COVERING INDEX" in plans[1], plans[1]
+
+
 def test_a_second_writer_gets_a_clear_error_and_readers_still_read(db):
     with LabelStore.open(db) as store:
         store.set_point(V, 2, "nose", 1, 1)

@@ -362,3 +362,21 @@ def test_cancel_leaves_the_previous_model_active(make_napari_viewer, tmp_path, q
         qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
         assert panel.last_result is None and "cancelled" in panel.status.text()
         assert session.model is None and session.project.trained_versions() == []
+
+
+def test_frame_is_the_world_coordinate_even_when_another_layer_stretches_the_axis(widget, session):
+    # a layer shifted in time (here 5 frames earlier) makes the axis start below 0
+    widget.viewer.add_points(
+        np.array([[0, 10, 10], [149, 20, 20]]), translate=(-5, 0, 0), name="other"
+    )
+    widget.viewer.layers.selection.active = widget.overlay.layer
+    assert widget.viewer.dims.range[0][0] < 0
+    widget.go_to(40)
+    video_layer = widget.viewer.layers["clip.mp4"]
+    from napari_superanimal.video.synthetic import read_index
+
+    assert read_index(np.asarray(video_layer._data_view)) == 40  # the frame on screen
+    assert widget.frame == 40
+    np.testing.assert_allclose(
+        widget.overlay.layer.data[:, ::-1], session.prediction(40)[:, :2], rtol=1e-6
+    )

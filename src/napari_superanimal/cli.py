@@ -2,8 +2,8 @@
 
 Subcommands: ``open`` (a video in napari), ``ingest`` (convert to a frame store), ``predict``
 (keypoints on every frame, whole frames or top-down crops, as a DeepLabCut ``.h5``),
-``train`` (one fine-tuning round), ``demo``, ``register-reader``. Bad input ends with a
-one-line reason on stderr and exit status 1.
+``train`` (one fine-tuning round), ``export`` (a DLC ``.h5``), ``demo``, ``register-reader``.
+Bad input ends with a one-line reason on stderr and exit status 1.
 
 Example::
 
@@ -27,8 +27,19 @@ PROG = "napari-superanimal"
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from .video import open_video
 
+    if len(args.video) > 1 or args.scheduler:
+        from .cluster import ingest_videos
+
+        if args.store:
+            raise ValueError("--store names one store: leave it out for several videos")
+        for path in args.video:
+            open_video(path, convert=False)  # a bad file fails here, in one line
+        for store in ingest_videos(args.video, scheduler=args.scheduler,
+                                   n_workers=args.workers or 2):  # fmt: skip
+            print(store)
+        return 0
     video = open_video(
-        args.video,
+        args.video[0],
         store=args.store,
         convert=False,
         codec=args.codec,
@@ -56,12 +67,7 @@ def _cmd_open(args: argparse.Namespace) -> int:
 
 
 def _cmd_predict(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
-    from .labels.io.dlc import save_predictions_h5
-    from .labels.project import PROJECT_SUFFIX, Project
     from .model.inference import load_model
-    from .video import open_video
 
     model = load_model(
         args.model,
@@ -70,25 +76,80 @@ def _cmd_predict(args: argparse.Namespace) -> int:
         device=args.device,
         download=not args.offline,
     )
+    if len(args.video) > 1 or args.scheduler or args.workers:
+        return _predict_on_cluster(args, model)
     boxes = _box_source(args, model.device)
-    video = open_video(args.video)
+    from .video import open_video
+
+    video = open_video(args.video[0])
+    with (
+        _project_for(args, video, model) as proj,
+        frame_bar(len(video), f"predict {video.name}", args.quiet) as bar,
+    ):
+        poses = model.predict_video(
+            video,
+            batch_size=args.batch_size,
+            progress=lambda done, total: bar.update(done - bar.n),
+            boxes=boxes,
+        )
+        _save_predictions(args, proj, video, model, poses)
+    return 0
+
+
+def _project_for(args, video, model):
+    """The video's project, held open while predicting: a keypoint mismatch fails before any
+    work, and no other process writes the project meanwhile."""
+    from pathlib import Path
+
+    from .labels.project import PROJECT_SUFFIX, Project
+
     stem = Path(video.name).stem
     folder = args.project or video.store_path.with_name(stem + PROJECT_SUFFIX)
-    out = Path(args.out) if args.out else video.store_path.with_name(f"{stem}_{model.name}.h5")
-    # Held open while predicting: a keypoint mismatch fails before any work, and no other
-    # process writes the project meanwhile.
-    with Project.for_video(video.source_path or video.store_path, model.keypoints, folder) as proj:
+    proj = Project.for_video(video.source_path or video.store_path, model.keypoints, folder)
+    try:
         proj.check_model(model.name, model.keypoints)
-        with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
-            poses = model.predict_video(
-                video,
-                batch_size=args.batch_size,
-                progress=lambda done, total: bar.update(done - bar.n),
-                boxes=boxes,
-            )
-        proj.save_predictions(video.name, model.name, poses)
+    except BaseException:
+        proj.close()
+        raise
+    return proj
+
+
+def _save_predictions(args, proj, video, model, poses) -> None:
+    from pathlib import Path
+
+    from .labels.io.dlc import save_predictions_h5
+
+    proj.save_predictions(video.name, model.name, poses)
+    stem = Path(video.name).stem
+    out = Path(args.out) if args.out else video.store_path.with_name(f"{stem}_{model.name}.h5")
     save_predictions_h5(out, poses, model.keypoints, scorer=model.name)
     print(out)
+
+
+def _predict_on_cluster(args: argparse.Namespace, model) -> int:
+    """Many videos (or ``--scheduler``): ingest and predict on dask.distributed; this process
+    alone writes projects and ``.h5`` files."""
+    from .cluster import ModelSpec, predict_videos
+    from .video import open_video
+
+    if args.detector or args.roi or args.track:
+        raise ValueError("--detector, --roi and --track work on one video without --scheduler")
+    if args.out and len(args.video) > 1:
+        raise ValueError("--out names one file: leave it out for several videos")
+    for path in args.video:
+        open_video(path, convert=False)  # a bad file fails here, in one line, before any work
+    spec = ModelSpec(args.model, args.arch, str(model.weights) if model.weights else None,
+                     tuple(model.keypoints), args.batch_size)  # fmt: skip
+    total = sum(len(open_video(p, convert=False)) for p in args.video)
+    with frame_bar(total, f"predict {len(args.video)} videos", args.quiet) as bar:
+        results = predict_videos(
+            args.video, spec, scheduler=args.scheduler, n_workers=args.workers or 2,
+            progress=lambda done, _total: bar.update(done - bar.n),
+        )  # fmt: skip
+    for path in args.video:
+        video = open_video(path, convert=False)
+        with _project_for(args, video, model) as proj:
+            _save_predictions(args, proj, video, model, results[str(path)])
     return 0
 
 
@@ -124,23 +185,7 @@ def _box_source(args: argparse.Namespace, device):
 
 def _cmd_train(args: argparse.Namespace) -> int:
     """One fine-tuning round on a video's labels: the code behind the widget's button."""
-    import json
-    from pathlib import Path
-
-    from .labels.project import PROJECT_FILE
-    from .session import Session
-
-    target = Path(args.target)
-    project = args.project
-    video = target
-    if (target / PROJECT_FILE).is_file():  # a project folder: its first (or named) video
-        project = target
-        videos = json.loads((target / PROJECT_FILE).read_text()).get("videos", {})
-        name = args.video or next(iter(videos), None)
-        if name not in videos:
-            raise ValueError(f"{target}: no video {name!r} in this project")
-        video = Path(videos[name]["path"])
-    with Session.open(video, project=project) as session:
+    with _session_for(args.target, args.video, args.project) as session:
         if args.model:
             session.use_model(args.model)
         with frame_bar(args.steps, f"train {session.video.name}", args.quiet) as bar:
@@ -156,6 +201,38 @@ def _cmd_train(args: argparse.Namespace) -> int:
     before, after = result.heldout_before, result.heldout_after
     fmt = lambda h: "n/a" if h["pixels"] is None else f"{h['pixels']:.2f} px"  # noqa: E731
     print(f"{result.version}: held-out error {fmt(before)} -> {fmt(after)}")
+    return 0
+
+
+def _session_for(target: str, video_name: str | None = None, project: str | None = None):
+    """A Session on a video (project beside it, or ``project``) or on a project folder's video."""
+    import json
+    from pathlib import Path
+
+    from .labels.project import PROJECT_FILE
+    from .session import Session
+
+    path = Path(target)
+    video = path
+    if (path / PROJECT_FILE).is_file():  # a project folder: its first (or named) video
+        project = path
+        videos = json.loads((path / PROJECT_FILE).read_text()).get("videos", {})
+        name = video_name or next(iter(videos), None)
+        if name not in videos:
+            raise ValueError(f"{path}: no video {name!r} in this project")
+        video = Path(videos[name]["path"])
+    return Session.open(video, project=project)
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    with _session_for(args.target, args.video, args.project) as session:
+        if session.model_version is None and not session.labeled_frames():
+            raise ValueError(f"{session.video.name}: nothing to export (no predictions, no labels)")
+        stem = Path(session.video.name).stem
+        out = args.out or session.project.folder / f"{stem}_{session.model_version or 'labels'}.h5"
+        print(session.export(out, with_labels=not args.predictions_only))
     return 0
 
 
@@ -183,8 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video")
     p.set_defaults(func=_cmd_open)
 
-    p = sub.add_parser("ingest", help="convert a video into a frame store; print its path")
-    p.add_argument("video")
+    p = sub.add_parser("ingest", help="convert videos into frame stores; print their paths")
+    p.add_argument("video", nargs="+", help="one or more videos (several: on a dask cluster)")
+    p.add_argument("--scheduler", help="a dask.distributed scheduler address")
+    p.add_argument("--workers", type=int, help="local cluster size (default 2)")
     p.add_argument("--store", help="store path (default: <video>.frames.zarr beside it)")
     p.add_argument(
         "--codec",
@@ -198,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=_cmd_ingest)
 
     p = sub.add_parser("predict", help="predict keypoints on every frame; write a DLC .h5")
-    p.add_argument("video")
+    p.add_argument("video", nargs="+", help="one or more videos")
     p.add_argument(
         "--model",
         default="superanimal_topviewmouse",
@@ -223,6 +302,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="crop around the previous frame's confident keypoints (first box from "
         "--detector or --roi, again whenever the animal is lost)",
     )
+    p.add_argument(
+        "--scheduler",
+        help="a dask.distributed scheduler address (default for several videos: a local cluster)",
+    )
+    p.add_argument("--workers", type=int, help="local cluster size (default 2)")
     p.add_argument("--batch-size", type=int, default=8)
     p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
     p.add_argument("--offline", action="store_true", help="never download weights")
@@ -244,6 +328,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)
+
+    p = sub.add_parser(
+        "export", help="write predictions (with your labels on their frames) as a DLC .h5"
+    )
+    p.add_argument("target", help="a video (its project beside it) or a project folder")
+    p.add_argument("--project", help="project folder, when TARGET is a video elsewhere")
+    p.add_argument("--video", help="which video of the project (default: its first)")
+    p.add_argument("--out", help="output .h5 (default: in the project folder)")
+    p.add_argument(
+        "--predictions-only", action="store_true", help="the model's outputs, without labels"
+    )
+    p.set_defaults(func=_cmd_export)
 
     p = sub.add_parser("demo", help="run the demo on a synthetic video (no download)")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")

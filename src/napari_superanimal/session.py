@@ -401,6 +401,26 @@ class Session:
             "frames": len(self),
         }
 
+    # -- export -----------------------------------------------------------------------------
+    def export(self, path: str | os.PathLike, with_labels: bool = True) -> Path:
+        """Write the active model's predictions as a DeepLabCut ``.h5`` (``movement`` and DLC
+        read it); by default the user's labeled and accepted points replace the predictions
+        on their frames (likelihood 1), hidden ones become NaN. Frames never predicted are NaN."""
+        from .labels.io.dlc import save_predictions_h5
+
+        with self._lock:
+            poses = self._pred.copy()
+        if with_labels:
+            for frame in self._sorted:
+                for name, p in self.labels(frame).items():
+                    i = self._index[name]
+                    if p.state == "hidden" or p.x is None:
+                        poses[frame, i] = (np.nan, np.nan, 0.0)
+                    else:
+                        poses[frame, i] = (p.x, p.y, 1.0)
+        scorer = self.model_version or "napari-superanimal"
+        return save_predictions_h5(path, poses, self.keypoints, scorer=scorer)
+
     # -- napari -----------------------------------------------------------------------------
     def show(self, viewer=None):
         """Show this session in napari (the current viewer, or a new one) with the labeling

@@ -51,6 +51,7 @@ class KeypointsOverlay:
         self.active_keypoint: str | None = None  # the one a click in "add" mode places
         self.show_names = False
         self._updating = False
+        self._last_shape: tuple | None = None
         height, width = session.video.shape[1:3]
         self.point_size = float(max(4.0, min(height, width) / 60))
         self.layer = Points(
@@ -92,18 +93,24 @@ class KeypointsOverlay:
         stale = np.array([k == "stale" for k in kinds], bool)
         colors[stale] = (0.6, 0.6, 0.6, 0.5)  # an older model's guess: grey until refreshed
         borders = np.where(predicted[:, None], colors, np.array([1, 1, 1, 1], np.float32))
+        # what is drawn where changes rarely from one frame to the next: set only what changed
+        # (each napari property setter costs milliseconds), then refresh once
+        shape = ([p.keypoint for p in points], kinds, self.show_names)
         self._updating = True
         try:
             layer = self.layer
             with layer.events.blocker_all():
-                layer.selected_data = set()
+                if layer.selected_data:
+                    layer.selected_data = set()
                 layer.data = coords
-                layer.features = pd.DataFrame({"keypoint": [p.keypoint for p in points]})
+                if shape != self._last_shape:
+                    layer.features = pd.DataFrame({"keypoint": shape[0]})
+                    layer.border_color = borders if n else "white"
+                    layer.symbol = [SYMBOLS[k] for k in kinds] if n else "disc"
+                    layer.size = self.point_size
+                    layer.text.visible = self.show_names
                 layer.face_color = colors if n else "white"
-                layer.border_color = borders if n else "white"
-                layer.symbol = [SYMBOLS[k] for k in kinds] if n else "disc"
-                layer.size = self.point_size
-                layer.text.visible = self.show_names
+            self._last_shape = shape
             layer.refresh()
             if self.skeleton is not None:
                 self._draw_skeleton(points)

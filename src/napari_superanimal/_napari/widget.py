@@ -183,6 +183,7 @@ class LabelingWidget(QWidget):
             from .reader import layer_kwargs
 
             self.viewer.add_image(session.frames, **layer_kwargs(session.video))
+            self.viewer.reset_view()
         self.overlay = KeypointsOverlay(self.viewer, session, on_edit=self._after_edit)
         self.overlay.add_to(self.viewer)
         self.viewer.layers.selection.active = self.overlay.layer
@@ -209,7 +210,9 @@ class LabelingWidget(QWidget):
 
     @property
     def frame(self) -> int:
-        return int(self.viewer.dims.current_step[0])
+        # the world coordinate, not the slider index: other layers (a 3D points layer, say)
+        # may stretch the axis below 0, and then index != frame
+        return int(round(self.viewer.dims.point[0]))
 
     # -- frame changes ----------------------------------------------------------------------
     def _on_step(self, event=None) -> None:
@@ -226,7 +229,7 @@ class LabelingWidget(QWidget):
             return
         frame = max(0, min(int(frame), len(self.session) - 1))
         if frame != self.frame:
-            self.viewer.dims.set_current_step(0, frame)
+            self.viewer.dims.set_point(0, frame)
 
     def next_labeled(self) -> None:
         target = self.session.next_labeled(self.frame) if self.session else None

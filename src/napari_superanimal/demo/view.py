@@ -1,4 +1,4 @@
-"""Show the demo video in napari, or render it to a PNG (``python -m ... VIDEO PNG``)."""
+"""Show the demo's session in napari, or render it to a PNG (``python -m ... VIDEO PNG``)."""
 
 from __future__ import annotations
 
@@ -25,11 +25,16 @@ KEYPOINT_COLORS = [
 
 
 def build_viewer(video_path: Path, show: bool = True):
-    """A viewer with the video (through this plugin's reader) and its ground-truth keypoints."""
+    """A viewer on the demo's session (video, keypoints layer, labeling widget), with the
+    ground truth as a hidden layer to compare against."""
+    from .. import _napari  # noqa: F401 - before any viewer: keeps Triton out (see _napari)
+    from ..session import Session
+
+    session = Session.open(video_path)  # loads the trained model (PyTorch) before Qt's OpenGL
     import napari
 
     viewer = napari.Viewer(show=show, title="napari-superanimal demo")
-    viewer.open(str(video_path), plugin="napari-superanimal")
+    session.show(viewer)
     truth = np.load(Path(video_path).with_suffix(".keypoints.npz"))["keypoints"]
     t, k = truth.shape[:2]
     frames = np.repeat(np.arange(t), k)
@@ -41,11 +46,14 @@ def build_viewer(video_path: Path, show: bool = True):
         features={"keypoint": names},
         face_color="keypoint",
         face_color_cycle=KEYPOINT_COLORS[: len(KEYPOINTS)],
-        size=6,
+        size=3,
         border_width=0,
-        text={"string": "{keypoint}", "size": 8, "color": "white", "anchor": "upper_left"},
+        visible=False,
     )
-    viewer.dims.set_current_step(0, t // 2)
+    viewer.layers.selection.active = viewer.layers["keypoints"]
+    labeled = session.labeled_frames()
+    unlabeled = [f for f in range(t // 3, t) if f not in labeled]
+    viewer.dims.set_point(0, unlabeled[0] if unlabeled else t // 2)
     return viewer
 
 
@@ -62,6 +70,9 @@ def screenshot(video_path: Path, png: Path) -> None:
     viewer = build_viewer(video_path, show=True)
     viewer.window._qt_window.resize(1300, 850)
     for _ in range(20):
+        QApplication.processEvents()
+    viewer.reset_view()  # fit the frame to the canvas at its final size
+    for _ in range(5):
         QApplication.processEvents()
     viewer.screenshot(str(png), canvas_only=False)
     viewer.close()

@@ -49,6 +49,8 @@ CREATE TABLE IF NOT EXISTS history (
     before TEXT, after TEXT, at REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS history_txn ON history (txn);
+-- the redo tail (undone rows) is small: a partial index keeps "drop the redo tail" O(tail)
+CREATE INDEX IF NOT EXISTS history_undone ON history (txn) WHERE undone = 1;
 """
 
 

@@ -1,0 +1,174 @@
+"""Ingest and predict many videos on a ``dask.distributed`` cluster.
+
+A local cluster by default; any running scheduler when given its address (so dask-jobqueue or
+dask-gateway clusters on HPC work the same). Each task ingests one video, or predicts one span of
+frames of one video: pure functions of their inputs, so a task lost with its worker is simply run
+again (``retries``) and gives the same result. Workers never write to projects or ``.h5`` files:
+the results come back to the calling process, which is the single writer. Stores are written by
+the ingest tasks through the same locked, resumable conversion as a single process uses, so a
+worker killed mid-ingest leaves a store that the retry resumes.
+
+Example::
+
+    from napari_superanimal.cluster import ModelSpec, predict_videos
+    spec = ModelSpec("superanimal_topviewmouse", weights="superanimal_topviewmouse_hrnet_w32.pt")
+    results = predict_videos(["a.mp4", "b.mp4"], spec, scheduler=None, n_workers=2)
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+SPAN = 256  # frames per prediction task
+RETRIES = 3
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """What a worker needs to build the model itself (models are not shipped between processes)."""
+
+    name: str = "superanimal_topviewmouse"
+    arch: str = "hrnet_w32"
+    weights: str | None = None
+    keypoints: tuple[str, ...] | None = None
+    batch_size: int = 8
+    extra: dict = field(default_factory=dict, hash=False, compare=False)
+
+    def load(self):
+        from .model.inference import load_model
+
+        return load_model(
+            self.name, weights=self.weights, device="auto", arch=self.arch,
+            keypoints=self.keypoints, download=False,
+        )  # fmt: skip
+
+
+_MODELS: dict[ModelSpec, object] = {}  # one model per worker process and spec
+
+
+def _model(spec: ModelSpec):
+    if spec not in _MODELS:
+        _match_torch_threads_to_worker()
+        _MODELS[spec] = spec.load()
+    return _MODELS[spec]
+
+
+def _match_torch_threads_to_worker() -> None:
+    """PyTorch would use every core in every worker process; use the worker's share."""
+    try:
+        from dask.distributed import get_worker
+
+        threads = get_worker().state.nthreads
+    except (ImportError, ValueError, AttributeError):
+        return
+    import torch
+
+    torch.set_num_threads(max(1, int(threads)))
+
+
+def ingest_task(path: str, store: str | None = None) -> str:
+    """Convert one video (resuming a store a killed worker left); returns the store path."""
+    from .video import open_video
+
+    video = open_video(path, store=store, convert=False)
+    if not video.complete:
+        video.convert()
+    return str(video.store_path)
+
+
+def predict_task(store: str, spec: ModelSpec, start: int, stop: int) -> tuple[int, np.ndarray]:
+    """Predict frames ``start:stop`` of a converted store."""
+    from .video import open_video
+
+    model = _model(spec)
+    video = open_video(store, convert=False)
+    poses = model.predict_video(video, range(start, stop), batch_size=spec.batch_size)
+    return start, poses
+
+
+def get_client(scheduler: str | None = None, n_workers: int = 2, threads_per_worker: int = 1):
+    """A client of the scheduler at ``scheduler``, or of a new local cluster of processes."""
+    from dask.distributed import Client, LocalCluster
+
+    if scheduler:
+        return Client(scheduler)
+    cluster = LocalCluster(
+        n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+        dashboard_address=None,
+    )  # fmt: skip
+    return Client(cluster)
+
+
+def _owned_client(client, scheduler, n_workers):
+    if client is not None:
+        return client, False
+    return get_client(scheduler, n_workers), True
+
+
+def ingest_videos(
+    paths: Sequence[str | os.PathLike], client=None, scheduler: str | None = None,
+    n_workers: int = 2,
+) -> list[str]:  # fmt: skip
+    """Convert every video into its frame store, one task per video; returns the store paths."""
+    client, owned = _owned_client(client, scheduler, n_workers)
+    try:
+        futures = [client.submit(ingest_task, str(Path(p).resolve()), retries=RETRIES,
+                                 pure=False) for p in paths]  # fmt: skip
+        return client.gather(futures)
+    finally:
+        if owned:
+            _close(client)
+
+
+def predict_videos(
+    paths: Sequence[str | os.PathLike],
+    spec: ModelSpec,
+    client=None,
+    scheduler: str | None = None,
+    n_workers: int = 2,
+    span: int = SPAN,
+    progress: Callable[[int, int], None] | None = None,
+) -> dict[str, np.ndarray]:
+    """Ingest then predict every frame of every video; returns ``{video path: (T, K, 3)}``."""
+    from dask.distributed import as_completed
+
+    from .video import open_video
+
+    client, owned = _owned_client(client, scheduler, n_workers)
+    try:
+        stores = ingest_videos(paths, client=client)
+        lengths = [len(open_video(s, convert=False)) for s in stores]
+        futures = {}
+        for path, store, n in zip(paths, stores, lengths, strict=True):
+            for start in range(0, n, span):
+                f = client.submit(predict_task, store, spec, start, min(start + span, n),
+                                  retries=RETRIES, pure=False)  # fmt: skip
+                futures[f] = str(path)
+        length_of = {str(p): n for p, n in zip(paths, lengths, strict=True)}
+        out: dict[str, np.ndarray] = {}
+        total, done = sum(lengths), 0
+        for future in as_completed(futures):
+            start, poses = future.result()
+            path = futures[future]
+            if path not in out:
+                out[path] = np.full((length_of[path], poses.shape[1], 3), np.nan, np.float32)
+            out[path][start : start + len(poses)] = poses
+            done += len(poses)
+            if progress is not None:
+                progress(done, total)
+        return out
+    finally:
+        if owned:
+            _close(client)
+
+
+def _close(client) -> None:
+    cluster = client.cluster
+    client.close()
+    if cluster is not None:
+        cluster.close()
