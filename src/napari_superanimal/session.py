@@ -104,6 +104,7 @@ class Session:
         device: str = "auto",
         download: bool = True,
         threshold: float = 0.5,
+        conversion=None,
     ) -> Session:
         """Open a video (converting it in the background) with its project, created on first use.
 
@@ -111,16 +112,38 @@ class Session:
         for :func:`~napari_superanimal.model.inference.load_model`, or None (labels only). The
         project defaults to ``<video>.superanimal`` beside the video; a new one takes the
         model's keypoints, else ``keypoints``, else SuperAnimal TopViewMouse's.
+
+        ``conversion`` maps the project's own keypoints onto a SuperAnimal model's: a
+        ``{project keypoint: model keypoint}`` dict, or a DeepLabCut ``config.yaml`` whose
+        ``SuperAnimalConversionTables`` (and, without ``keypoints``, ``bodyparts``) are used.
+        The model is re-headed for the project's keypoints (see :mod:`.model.convert`).
         """
         if not isinstance(video, Video):
             video = open_video(video)
+        dataset = model if isinstance(model, str) else None
         if isinstance(model, str):
             from .model.inference import load_model
 
             model = load_model(
-                model, weights=weights, device=device, arch=arch, keypoints=keypoints,
-                download=download,
+                model, weights=weights, device=device, arch=arch,
+                keypoints=None if conversion is not None else keypoints, download=download,
             )  # fmt: skip
+        if model is not None and conversion is not None:
+            from .model.convert import convert_keypoints, read_conversion_table
+
+            if not isinstance(conversion, dict):
+                config = conversion
+                name = dataset or next(
+                    (d for d in KEYPOINT_SETS if model.name.startswith(d)), model.name
+                )
+                conversion = read_conversion_table(config, name)
+                if keypoints is None:
+                    import yaml
+
+                    keypoints = yaml.safe_load(Path(config).read_text()).get("bodyparts")
+            if not keypoints:
+                raise SessionError("a conversion table needs the project's keypoints")
+            model = convert_keypoints(model, keypoints, conversion)
         if model is not None:
             names = model.keypoints
         else:
