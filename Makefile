@@ -16,4 +16,7 @@ test: setup
 	xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m pytest $(PYTEST_ARGS)
 
 bench: setup
-	.venv/bin/python benchmarks/bench_video.py
+	cd benchmarks && ../.venv/bin/python bench_video.py
+	cd benchmarks && ../.venv/bin/python bench_inference.py --frames 32
+	cd benchmarks && xvfb-run -a -s "-screen 0 1600x1000x24" ../.venv/bin/python bench_labeling.py
+	cd benchmarks && ../.venv/bin/python bench_cluster.py
