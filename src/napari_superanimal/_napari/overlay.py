@@ -88,14 +88,17 @@ class KeypointsOverlay:
         colors = np.array([self.color_of[p.keypoint] for p in points], np.float32).reshape(n, 4)
         kinds = [self._kind(p) for p in points]
         predicted = np.array([k in ("predicted", "uncertain", "stale") for k in kinds], bool)
+        stale = np.array([k == "stale" for k in kinds], bool)
+        colors[stale] = (0.6, 0.6, 0.6, 1.0)  # an older model's guess: grey until refreshed
+        # borders depend on keypoint and kind only (not on the score), so they are set rarely
+        borders = np.where(predicted[:, None], colors, np.array([1, 1, 1, 1], np.float32))
         scores = np.array([p.score for p in points], np.float32)
         colors[predicted, 3] = 0.25 + 0.75 * np.clip(scores[predicted], 0, 1)
-        stale = np.array([k == "stale" for k in kinds], bool)
-        colors[stale] = (0.6, 0.6, 0.6, 0.5)  # an older model's guess: grey until refreshed
-        borders = np.where(predicted[:, None], colors, np.array([1, 1, 1, 1], np.float32))
+        colors[stale, 3] = 0.5
         # what is drawn where changes rarely from one frame to the next: set only what changed
         # (each napari property setter costs milliseconds), then refresh once
-        shape = ([p.keypoint for p in points], kinds, self.show_names)
+        names = [p.keypoint for p in points]
+        last_names, last_kinds = self._last_shape or (None, None)
         self._updating = True
         try:
             layer = self.layer
@@ -103,14 +106,16 @@ class KeypointsOverlay:
                 if layer.selected_data:
                     layer.selected_data = set()
                 layer.data = coords
-                if shape != self._last_shape:
-                    layer.features = pd.DataFrame({"keypoint": shape[0]})
+                if names != last_names:
+                    layer.features = pd.DataFrame({"keypoint": names})
+                    layer.size = self.point_size
+                if names != last_names or kinds != last_kinds:
                     layer.border_color = borders if n else "white"
                     layer.symbol = [SYMBOLS[k] for k in kinds] if n else "disc"
-                    layer.size = self.point_size
-                    layer.text.visible = self.show_names
                 layer.face_color = colors if n else "white"
-            self._last_shape = shape
+                if layer.text.visible != self.show_names:
+                    layer.text.visible = self.show_names
+            self._last_shape = (names, kinds)
             layer.refresh()
             if self.skeleton is not None:
                 self._draw_skeleton(points)
