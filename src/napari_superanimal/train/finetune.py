@@ -130,16 +130,47 @@ def heldout_error(estimator: PoseEstimator, frames: dict[int, np.ndarray], sampl
     }
 
 
-def _crop_size(samples, height: int, width: int) -> int:
-    """Training crop side: 1.8x the labeled animal's extent, 64-256 px, a multiple of 32."""
+def _extent(samples, height: int, width: int) -> float:
+    """Median extent (px) of the labeled keypoints on a frame: the animal's size."""
     extents = []
     for s in samples:
         pts = s.keypoints[s.labeled]
         if len(pts) >= 2:
             extents.append(float(np.ptp(pts, axis=0).max()))
-    extent = float(np.median(extents)) if extents else max(height, width) / 2
+    return float(np.median(extents)) if extents else max(height, width) / 2
+
+
+def _crop_size(extent: float, height: int, width: int) -> int:
+    """Training crop side: 1.8x the animal's extent, 64-256 px, a multiple of 32."""
     side = int(32 * np.ceil(1.8 * extent / 32))
     return int(np.clip(side, 64, min(256, 32 * np.ceil(max(height, width) / 32))))
+
+
+def _centre(sample: Sample, spread: bool, rng: np.random.Generator) -> np.ndarray | None:
+    """Where a crop goes: the animal's centre (None), or, when its keypoints spread wider than
+    a crop, one of them at random so that every keypoint is trained."""
+    if not spread:
+        return None
+    return sample.keypoints[rng.choice(np.flatnonzero(sample.visible))]
+
+
+def _one_cycle(lr: float, done: float, warmup: float = 0.15) -> tuple[float, float]:
+    """One-cycle learning rate and Adam beta1 at ``done`` (0-1) of the round, as PyTorch's
+    OneCycleLR does it by default: the rate warms up from lr/25 to lr while beta1 falls from
+    0.95 to 0.85, then the rate decays to lr/25e4 while beta1 rises back (cosine both ways).
+    ``done`` is the larger of the step and time-budget fractions, so a time-limited round
+    anneals too."""
+    done = min(max(done, 0.0), 1.0)
+    start, end = lr / 25, lr / 25e4
+    if done < warmup:
+        t = done / warmup
+        return _cosine(start, lr, t), _cosine(0.95, 0.85, t)
+    t = (done - warmup) / (1 - warmup)
+    return _cosine(lr, end, t), _cosine(0.85, 0.95, t)
+
+
+def _cosine(a: float, b: float, t: float) -> float:
+    return b + (a - b) * (1 + np.cos(np.pi * t)) / 2
 
 
 def _freeze_batchnorm(network: torch.nn.Module) -> None:
@@ -199,7 +230,9 @@ def finetune(
     train = [samples[i] for i in order[n_hold:]]
     pixels = {s.frame: session.read_frame(s.frame) for s in samples}
     height, width = session.video.shape[1:3]
-    size = crop_size or _crop_size(samples, height, width)
+    extent = _extent(samples, height, width)
+    size = crop_size or _crop_size(extent, height, width)
+    spread = extent > 0.8 * size  # crops around the centre would cut keypoints off
     pck_px = max(2.0, 0.02 * max(height, width))
     # DeepLabCut's target radius (17 px) suits 640x480 video; smaller frames get a smaller one
     radius = dist_thresh or min(POS_DIST_THRESH, max(4.0, 0.05 * max(height, width)))
@@ -209,8 +242,6 @@ def finetune(
     stride = network.stride
     before = heldout_error(base, pixels, held, pck_px)
     optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=lr)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps,
-                                                   pct_start=0.15)  # fmt: skip
     trial = PoseEstimator(network, session.keypoints, device=base.device)
     best_state, best_score, since_best = None, np.inf, 0
     losses: list[tuple[int, float]] = []
@@ -227,13 +258,19 @@ def finetune(
         if time_budget is not None and time.perf_counter() - started > time_budget:
             stopped = "time"
             break
+        elapsed = time.perf_counter() - started
+        done = max((step - 1) / steps, elapsed / time_budget if time_budget else 0.0)
+        rate, beta1 = _one_cycle(lr, done)
+        for group in optimizer.param_groups:
+            group["lr"], group["betas"] = rate, (beta1, group["betas"][1])
         network.train()
         if pretrained:
             _freeze_batchnorm(network)
         batch = [train[i] for i in rng.integers(0, len(train), batch_size)]
         crops, points = zip(
             *(augment(pixels[s.frame], np.where(s.visible[:, None], s.keypoints, np.nan), rng,
-                      size, augmentation) for s in batch),
+                      size, augmentation, _centre(s, spread, rng))
+              for s in batch),
             strict=True,
         )  # fmt: skip
         inputs = normalize(np.stack(crops)).to(base.device)
@@ -244,7 +281,6 @@ def finetune(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-        schedule.step()
         losses.append((step, loss.item()))
         score = None
         if step % eval_every == 0 or step == steps:
@@ -289,6 +325,7 @@ def finetune(
         "lr": lr,
         "batch_size": batch_size,
         "crop_size": size,
+        "crops_on": "a random keypoint" if spread else "the animal's centre",
         "target_radius": radius,
         "batchnorm_frozen": pretrained,
         "replay": bool(replay and base_version is not None),
