@@ -1,0 +1,167 @@
+"""Fine-tuning benchmark on real labels (issue "Fine-tune from the widget...").
+
+``../shared/data/reaching/``: 55 human-labeled 832x747 frames, 5 keypoints. The frames go into
+a lossless video and its frame store; a fresh project gets the labels of the first ``n`` frames
+of the fixed split (``_reaching.py``: seeded permutation, last 20 held out) through
+``Session.label``, the widget's code path. One round of ``Session.finetune`` then trains a
+network from random initialisation for a fixed wall-clock budget (8 minutes by default; no
+held-out split inside the round, no early stopping: the budget is the only limit, the learning
+rate anneals over it), and the 20 held-out frames are predicted full-frame and scored.
+
+DeepLabCut's baseline runs in its own venv: ``bench_finetune_dlc.py``.
+
+``--stall SECONDS`` instead measures the viewer during a round: napari under Xvfb with the
+widget on the same project, the Fine-tune button pressed, and a 10 ms Qt timer recording how
+late each tick fires while the round runs (the event loop's longest stall).
+
+Usage::
+
+    python benchmarks/bench_finetune.py [--arch light_resnet18 hrnet_w32] [--labels 5 10 20 35]
+    xvfb-run -a python benchmarks/bench_finetune.py --stall 120
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import time
+
+import av
+import numpy as np
+import torch
+from skimage.io import imread
+from skimage.transform import rescale
+
+import _reaching
+from _common import WORK, machine, print_table, save
+from napari_superanimal import open_video
+from napari_superanimal.session import Session
+
+
+def reaching_video(scale: float = 1.0):
+    """The labeled PNGs as a lossless video (FFV1), in sorted order, resized by ``scale``, and
+    its frame store."""
+    images, _, _ = _reaching.load_labels()
+    path = WORK / f"reaching-x{scale:g}.mkv"
+    if not path.exists():
+        WORK.mkdir(parents=True, exist_ok=True)
+        pixels = [imread(_reaching.DATA / name)[..., :3] for name in images]
+        if scale != 1:
+            pixels = [
+                (rescale(p, scale, channel_axis=-1, anti_aliasing=True) * 255).round().astype("u1")
+                for p in pixels
+            ]
+        with av.open(str(path), "w") as out:
+            stream = out.add_stream("ffv1", rate=1)
+            stream.height, stream.width = pixels[0].shape[:2]
+            stream.pix_fmt = "bgr0"
+            for p in pixels:
+                out.mux(stream.encode(av.VideoFrame.from_ndarray(p, "rgb24")))
+            out.mux(stream.encode())
+    video = open_video(path, codec="lossless")
+    video.wait()
+    return video
+
+
+def labeled_session(video, n_train: int, name: str, scale: float = 1.0):
+    """A fresh project with the first ``n_train`` frames of the split labeled."""
+    _, bodyparts, xy = _reaching.load_labels()
+    xy = xy * scale  # our coordinates are continuous: pixel i spans [i, i + 1)
+    train, held = _reaching.split(len(xy), n_train)
+    folder = WORK / f"reaching-{name}.superanimal"
+    shutil.rmtree(folder, ignore_errors=True)
+    session = Session.open(video, keypoints=bodyparts, project=folder)
+    for i in train:
+        for k, part in enumerate(bodyparts):
+            if np.isfinite(xy[i, k]).all():
+                session.label(i, part, *xy[i, k])
+    return session, held
+
+
+def one_round(video, arch: str, n_train: int, budget: float, scale: float) -> dict:
+    _, _, xy = _reaching.load_labels()
+    session, held = labeled_session(video, n_train, f"{arch}-{n_train}-x{scale:g}", scale)
+    with session:
+        t = time.perf_counter()
+        result = session.finetune(
+            arch=arch, steps=10**9, time_budget=budget, holdout=0.0, patience=10**9, seed=0
+        )
+        seconds = time.perf_counter() - t
+        pred = result.estimator.predict(np.stack([session.read_frame(i) for i in held]))
+    return {
+        "method": f"ours {arch} (random init)" + (f", frames x{scale:g}" if scale != 1 else ""),
+        "labels": n_train,
+        "budget_s": budget,
+        "round_s": seconds,
+        "steps": result.info["steps"],
+        "crop": result.info["crop_size"],
+        **_reaching.errors(pred[..., :2] / scale, xy[held]),  # in the original frame's pixels
+    }
+
+
+def stall(video, seconds: float, n_train: int = 20) -> dict:
+    """Longest gap between 10 ms timer ticks in napari while the Fine-tune button's round runs."""
+    import napari
+    from qtpy.QtCore import QTimer
+    from qtpy.QtWidgets import QApplication
+
+    session, _ = labeled_session(video, n_train, "stall")
+    viewer = napari.Viewer(show=True)
+    widget = session.show(viewer)
+    panel = widget.training
+    panel.steps_box.setValue(100_000)
+    panel.minutes_box.setValue(max(1, round(seconds / 60)))
+    app = QApplication.instance()
+    ticks: list[float] = []
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(lambda: ticks.append(time.perf_counter()))
+    timer.start()
+    panel.start_button.click()
+    while panel.running:
+        app.processEvents()
+        time.sleep(0.002)
+    timer.stop()
+    gaps = np.diff(ticks) * 1e3
+    steps = panel.last_result.info["steps"] if panel.last_result else None
+    viewer.close()
+    session.close()
+    return {
+        "round_s": float(ticks[-1] - ticks[0]),
+        "steps": steps,
+        "ticks": len(ticks),
+        "gap_p50_ms": float(np.percentile(gaps, 50)),
+        "gap_p99_ms": float(np.percentile(gaps, 99)),
+        "gap_max_ms": float(gaps.max()),
+        "gaps_over_100ms": int((gaps > 100).sum()),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--arch", nargs="+", default=["light_resnet18", "hrnet_w32"])
+    parser.add_argument("--labels", nargs="+", type=int, default=list(_reaching.LABEL_COUNTS))
+    parser.add_argument("--budget", type=float, default=_reaching.BUDGET_SECONDS)
+    parser.add_argument("--scale", type=float, default=1.0, help="resize the frames first")
+    parser.add_argument("--stall", type=float, default=None, metavar="SECONDS")
+    args = parser.parse_args()
+    video = reaching_video(args.scale)
+    print(f"machine: {machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}")
+    if args.stall:
+        row = stall(video, args.stall)
+        print(json.dumps(row), flush=True)
+        save("finetune_stall", row)
+        return
+    rows = []
+    for arch in args.arch:
+        for n in args.labels:
+            rows.append(one_round(video, arch, n, args.budget, args.scale))
+            print(json.dumps(rows[-1]), flush=True)
+    columns = ["method", "labels", "steps", "round_s", "mean_px", "median_px", "pck5", "pck10"]
+    print_table(rows, columns)
+    save(f"finetune_reaching_x{args.scale:g}", {"machine": machine(), "rows": rows})
+
+
+if __name__ == "__main__":
+    main()
