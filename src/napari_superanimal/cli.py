@@ -162,9 +162,12 @@ def _box_source(args: argparse.Namespace, device):
     seed = None
     if args.roi:
         try:
-            seed = RoiBoxes([float(v) for v in args.roi.split(",")])
-        except ValueError as err:
-            raise ValueError(f"--roi wants X,Y,W,H in pixels, got {args.roi!r}") from err
+            region = [float(v) for v in args.roi.split(",")]
+        except ValueError:
+            region = []
+        if len(region) != 4:
+            raise ValueError(f"--roi wants X,Y,W,H in pixels, got {args.roi!r}")
+        seed = RoiBoxes(region)  # says what is wrong with an empty or inverted region
     elif args.detector:
         from .model.detector import load_detector
 
