@@ -100,13 +100,13 @@ def one_round(video, arch: str, n_train: int, budget: float, scale: float) -> di
     }
 
 
-def stall(video, seconds: float, n_train: int = 20) -> dict:
+def stall(video, seconds: float, scale: float, n_train: int = 20) -> dict:
     """Longest gap between 10 ms timer ticks in napari while the Fine-tune button's round runs."""
     import napari
     from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication
 
-    session, _ = labeled_session(video, n_train, "stall")
+    session, _ = labeled_session(video, n_train, "stall", scale)
     viewer = napari.Viewer(show=True)
     widget = session.show(viewer)
     panel = widget.training
@@ -125,6 +125,9 @@ def stall(video, seconds: float, n_train: int = 20) -> dict:
     timer.stop()
     gaps = np.diff(ticks) * 1e3
     steps = panel.last_result.info["steps"] if panel.last_result else None
+    while widget.worker is not None:  # the new model re-predicts the frames around; let it end
+        app.processEvents()
+        time.sleep(0.01)
     viewer.close()
     session.close()
     return {
@@ -149,7 +152,7 @@ def main() -> None:
     video = reaching_video(args.scale)
     print(f"machine: {machine()}, torch {torch.__version__}, threads {torch.get_num_threads()}")
     if args.stall:
-        row = stall(video, args.stall)
+        row = stall(video, args.stall, args.scale)
         print(json.dumps(row), flush=True)
         save("finetune_stall", row)
         return
