@@ -254,6 +254,13 @@ def _cmd_register_reader(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_project_target(p: argparse.ArgumentParser) -> None:
+    """TARGET, --project and --video: how train and export find a project and its video."""
+    p.add_argument("target", help="a video (its project beside it) or a project folder")
+    p.add_argument("--project", help="project folder, when TARGET is a video elsewhere")
+    p.add_argument("--video", help="which video of the project (default: its first)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog=PROG, description=__doc__.split("\n\n")[0])
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
@@ -319,9 +326,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "train", help="fine-tune on a video's labels: one round, saved as a new model version"
     )
-    p.add_argument("target", help="a video (its project beside it) or a project folder")
-    p.add_argument("--project", help="project folder, when TARGET is a video elsewhere")
-    p.add_argument("--video", help="which video of the project (default: its first)")
+    _add_project_target(p)
     p.add_argument("--model", help="start from this model version (default: the active one)")
     p.add_argument("--arch", help="architecture when starting from scratch (light_resnet18)")
     p.add_argument("--steps", type=int, default=300)
@@ -335,9 +340,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "export", help="write predictions (with your labels on their frames) as a DLC .h5"
     )
-    p.add_argument("target", help="a video (its project beside it) or a project folder")
-    p.add_argument("--project", help="project folder, when TARGET is a video elsewhere")
-    p.add_argument("--video", help="which video of the project (default: its first)")
+    _add_project_target(p)
     p.add_argument("--out", help="output .h5 (default: in the project folder)")
     p.add_argument(
         "--predictions-only", action="store_true", help="the model's outputs, without labels"

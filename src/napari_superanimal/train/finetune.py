@@ -255,10 +255,10 @@ def finetune(
         if control.stop.is_set():
             stopped = "stop"
             break
-        if time_budget is not None and time.perf_counter() - started > time_budget:
+        elapsed = time.perf_counter() - started
+        if time_budget is not None and elapsed > time_budget:
             stopped = "time"
             break
-        elapsed = time.perf_counter() - started
         done = max((step - 1) / steps, elapsed / time_budget if time_budget else 0.0)
         rate, beta1 = _one_cycle(lr, done)
         for group in optimizer.param_groups:
