@@ -11,6 +11,7 @@ import pytest
 from qtpy.QtCore import Qt
 
 from napari_superanimal import open_video
+from napari_superanimal._napari.widget import PREFETCH
 from napari_superanimal.session import Session
 
 pytestmark = pytest.mark.gui
@@ -364,6 +365,28 @@ def test_cancel_leaves_the_previous_model_active(make_napari_viewer, tmp_path, q
         assert session.model is None and session.project.trained_versions() == []
 
 
+def test_closing_the_viewer_mid_round_cancels_it_and_keeps_the_labels(
+    make_napari_viewer, tmp_path, qtbot
+):
+    from napari_superanimal.demo.mouse import KEYPOINTS as MOUSE
+    from napari_superanimal.demo.mouse import make_mouse_video
+
+    path, truth = make_mouse_video(tmp_path / "m.mp4", n_frames=20, size=(128, 160), seed=3)
+    with Session.open(open_video(path, convert=False), keypoints=MOUSE) as session:
+        for f in (0, 10):
+            for k, name in enumerate(MOUSE):
+                session.label(f, name, *truth[f, k])
+        widget = session.show(make_napari_viewer())
+        panel = widget.training
+        panel.steps_box.setValue(5000)
+        panel.start()
+        qtbot.waitUntil(lambda: panel.latest is not None, timeout=60_000)
+        widget.viewer.layers.clear()  # what closing the viewer does first
+        assert not panel.running and widget.session is None
+        assert session.model is None and session.project.trained_versions() == []
+        assert session.labeled_frames() == [0, 10]
+
+
 def test_frame_is_the_world_coordinate_even_when_another_layer_stretches_the_axis(widget, session):
     # a layer shifted in time (here 5 frames earlier) makes the axis start below 0
     widget.viewer.add_points(
@@ -380,3 +403,46 @@ def test_frame_is_the_world_coordinate_even_when_another_layer_stretches_the_axi
     np.testing.assert_allclose(
         widget.overlay.layer.data[:, ::-1], session.prediction(40)[:, :2], rtol=1e-6
     )
+
+
+def test_a_layer_with_more_dimensions_does_not_move_the_frame_axis(widget, session):
+    # a 4-D layer adds an axis in front of time: the frame is still read off the video's axis
+    widget.viewer.add_points(np.array([[0, 0, 10, 10], [2, 149, 20, 20]]), name="4d")
+    widget.viewer.layers.selection.active = widget.overlay.layer
+    assert widget.viewer.dims.ndim == 4
+    widget.go_to(40)
+    video_layer = widget.viewer.layers["clip.mp4"]
+    from napari_superanimal.video.synthetic import read_index
+
+    assert read_index(np.asarray(video_layer._data_view)) == 40
+    assert widget.frame == 40
+    np.testing.assert_allclose(
+        widget.overlay.layer.data[:, -1:-3:-1], session.prediction(40)[:, :2], rtol=1e-6
+    )
+
+
+def test_removing_the_video_while_a_prediction_runs_detaches_cleanly(
+    make_napari_viewer, video_copy, qtbot
+):
+    import torch
+
+    from napari_superanimal.model.inference import PoseEstimator
+    from napari_superanimal.model.networks import build_network
+
+    torch.manual_seed(0)
+    model = PoseEstimator(build_network("light_resnet18", 4), KEYPOINTS, device="cpu")
+    with Session.open(open_video(video_copy, convert=False), model=model) as session:
+        viewer = make_napari_viewer()
+        widget = session.show(viewer)
+        viewer.dims.set_current_step(0, 30)
+        assert widget.worker is not None
+        viewer.layers.clear()  # what closing the viewer does first
+        # the running worker finished (its frames are all stored, none half-written), nothing
+        # new was started (not frame 30, which waited, nor a frame read off another axis)
+        assert widget.worker is None and widget.session is None
+        predicted = [f for f in range(len(session)) if session.has_prediction(f)]
+        assert len(predicted) == PREFETCH + 1
+        assert predicted == list(range(predicted[0], predicted[0] + PREFETCH + 1))
+        assert 30 not in predicted
+        viewer.dims.set_current_step(0, 5)  # a stray step after detaching does nothing
+        assert widget.worker is None

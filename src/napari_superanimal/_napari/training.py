@@ -12,7 +12,7 @@ from __future__ import annotations
 from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import QTimer
+from qtpy.QtCore import QThreadPool, QTimer
 from qtpy.QtWidgets import (
     QDoubleSpinBox,
     QFormLayout,
@@ -164,6 +164,19 @@ class TrainingPanel(QGroupBox):
         if self.control is not None:
             self.control.cancel.set()
             self.status.setText("cancelling...")
+
+    def abort(self, wait_ms: int = 120_000) -> None:
+        """Cancel a running round and wait for its thread (the video is leaving the viewer):
+        the previous model stays active and no callback reaches a closing viewer."""
+        worker = self.worker
+        if worker is None:
+            return
+        self.control.cancel.set()
+        worker.returned.disconnect()
+        worker.errored.disconnect()
+        QThreadPool.globalInstance().waitForDone(wait_ms)
+        self._finish()
+        self.status.setText("cancelled: the video left the viewer")
 
     def _on_progress(self, p: Progress) -> None:  # worker thread: hand over, draw in _poll
         self.latest = p

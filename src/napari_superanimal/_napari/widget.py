@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import Qt
+from qtpy.QtCore import Qt, QThreadPool
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
     QCheckBox,
@@ -37,6 +37,7 @@ from .reader import VIDEO_KEY
 from .training import TrainingPanel
 
 PREFETCH = 8  # frames after the one in view predicted in the background
+WAIT_MS = 120_000  # longest wait for a running worker when the video leaves the viewer
 
 SHORTCUTS = [
     ("click a keypoint, then the image", "place that keypoint"),
@@ -61,11 +62,14 @@ class LabelingWidget(QWidget):
         self.viewer = napari_viewer
         self.session: Session | None = None
         self.overlay: KeypointsOverlay | None = None
+        self.video_layer = None
+        self._owns_session = False  # opened from a layer here (closed here), or handed in
         self.worker = None
         self._wanted: int | None = None  # a frame to predict once the running worker is done
         self._build_ui()
         self.viewer.dims.events.current_step.connect(self._on_step)
         self.viewer.layers.events.inserted.connect(self._on_layer_inserted)
+        self.viewer.layers.events.removed.connect(self._on_layer_removed)
         if session is not None:
             self.set_session(session)
         else:
@@ -170,9 +174,36 @@ class LabelingWidget(QWidget):
             show_error(str(err))
             return
         self.set_session(session, video_layer=layer)
+        self._owns_session = True
+
+    def _on_layer_removed(self, event) -> None:
+        if self.video_layer is not None and event.value is self.video_layer:
+            self.detach()
+
+    def detach(self) -> None:
+        """Stop showing the session (its video layer left the viewer, or the viewer closes):
+        cancel a training round, let a running prediction finish, drop the keypoints layer.
+        Nothing is lost: every label is on disk already."""
+        self.training.abort()
+        worker, self.worker, self._wanted = self.worker, None, None
+        if worker is not None:
+            worker.returned.disconnect()
+            worker.errored.disconnect()
+            QThreadPool.globalInstance().waitForDone(WAIT_MS)
+        if self.overlay is not None and self.overlay.layer in self.viewer.layers:
+            self.viewer.layers.remove(self.overlay.layer)
+        session, self.session, self.overlay, self.video_layer = self.session, None, None, None
+        if self._owns_session and session is not None:
+            session.close()
+        self._owns_session = False
+        self.project_label.setText("open a video to start")
+        self.keypoint_list.clear()
+        self.counts_label.setText("")
 
     def set_session(self, session: Session, video_layer=None) -> None:
         """Show ``session`` in this widget (adds the video layer if it is not there yet)."""
+        if self.session is not None:
+            self.detach()
         self.session = session
         if video_layer is None:
             video_layer = next(
@@ -182,8 +213,9 @@ class LabelingWidget(QWidget):
         if video_layer is None:
             from .reader import layer_kwargs
 
-            self.viewer.add_image(session.frames, **layer_kwargs(session.video))
+            video_layer = self.viewer.add_image(session.frames, **layer_kwargs(session.video))
             self.viewer.reset_view()
+        self.video_layer = video_layer
         self.overlay = KeypointsOverlay(self.viewer, session, on_edit=self._after_edit)
         self.overlay.add_to(self.viewer)
         self.viewer.layers.selection.active = self.overlay.layer
@@ -208,17 +240,32 @@ class LabelingWidget(QWidget):
             self.keypoint_list.addItem(item)
         self._on_step()
 
+    def _frame_in_view(self) -> int | None:
+        """The video frame on screen, or None when the video is not (or no longer) shown.
+
+        Read through the video layer's own transform, not off the slider: other layers may
+        stretch the time axis below 0 (index != frame) or add axes in front of it (napari
+        aligns layers on their last axes)."""
+        layer = self.video_layer
+        if layer is None or self.viewer.dims.ndim < layer.ndim or layer not in self.viewer.layers:
+            return None
+        frame = int(round(layer.world_to_data(self.viewer.dims.point)[0]))
+        return frame if 0 <= frame < len(self.session) else None
+
     @property
     def frame(self) -> int:
-        # the world coordinate, not the slider index: other layers (a 3D points layer, say)
-        # may stretch the axis below 0, and then index != frame
-        return int(round(self.viewer.dims.point[0]))
+        frame = self._frame_in_view()
+        if frame is None:
+            return self.overlay.frame if self.overlay is not None else 0
+        return frame
 
     # -- frame changes ----------------------------------------------------------------------
     def _on_step(self, event=None) -> None:
         if self.session is None or self.overlay is None or self.session.closed:
             return
-        frame = self.frame
+        frame = self._frame_in_view()
+        if frame is None:
+            return
         self.overlay.show(frame)
         self._refresh_panel()
         if self.session.model is not None and not self.session.has_prediction(frame):
@@ -228,8 +275,11 @@ class LabelingWidget(QWidget):
         if self.session is None:
             return
         frame = max(0, min(int(frame), len(self.session) - 1))
-        if frame != self.frame:
-            self.viewer.dims.set_point(0, frame)
+        layer = self.video_layer
+        if frame != self.frame and layer is not None and layer in self.viewer.layers:
+            axis = self.viewer.dims.ndim - layer.ndim
+            world = layer.data_to_world([frame] + [0] * (layer.ndim - 1))[0]
+            self.viewer.dims.set_point(axis, world)
 
     def next_labeled(self) -> None:
         target = self.session.next_labeled(self.frame) if self.session else None
