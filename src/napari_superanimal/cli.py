@@ -24,23 +24,38 @@ from .progress import frame_bar
 PROG = "napari-superanimal"
 
 
+def _stores_for(args: argparse.Namespace) -> dict:
+    """Each video's store: ``--store``, ``<--store-root>/<stem>.frames.zarr``, or None (the
+    default beside the video). Folders or fsspec URLs."""
+    from .cluster import store_locations
+
+    if args.store and args.store_root:
+        raise ValueError("give --store (one store) or --store-root (a folder or URL), not both")
+    if args.store and len(args.video) > 1:
+        raise ValueError("--store names one store: use --store-root for several videos")
+    if args.store:
+        return {args.video[0]: args.store}
+    return dict(zip(args.video, store_locations(args.video, args.store_root), strict=True))
+
+
 def _cmd_ingest(args: argparse.Namespace) -> int:
     from .video import open_video
 
+    stores = _stores_for(args)
     if len(args.video) > 1 or args.scheduler:
         from .cluster import ingest_videos
 
-        if args.store:
-            raise ValueError("--store names one store: leave it out for several videos")
-        for path in args.video:
-            open_video(path, convert=False)  # a bad file fails here, in one line
-        for store in ingest_videos(args.video, scheduler=args.scheduler,
+        # A bad file fails here, in one line; the workers then fill the stores made here.
+        targets = [str(open_video(path, store=stores[path], convert=False, codec=args.codec,
+                                  quality=args.quality, overwrite=args.overwrite).store_path)
+                   for path in args.video]  # fmt: skip
+        for store in ingest_videos(targets, scheduler=args.scheduler,
                                    n_workers=args.workers or 2):  # fmt: skip
             print(store)
         return 0
     video = open_video(
         args.video[0],
-        store=args.store,
+        store=stores[args.video[0]],
         convert=False,
         codec=args.codec,
         quality=args.quality,
@@ -81,7 +96,7 @@ def _cmd_predict(args: argparse.Namespace) -> int:
     boxes = _box_source(args, model.device)
     from .video import open_video
 
-    video = open_video(args.video[0])
+    video = open_video(args.video[0], store=_stores_for(args)[args.video[0]])
     with (
         _project_for(args, video, model) as proj,
         frame_bar(len(video), f"predict {video.name}", args.quiet) as bar,
@@ -104,7 +119,7 @@ def _project_for(args, video, model):
     from .labels.project import PROJECT_SUFFIX, Project
 
     stem = Path(video.name).stem
-    folder = args.project or video.store_path.with_name(stem + PROJECT_SUFFIX)
+    folder = args.project or video.local_folder / (stem + PROJECT_SUFFIX)
     proj = Project.for_video(video.source_path or video.store_path, model.keypoints, folder)
     try:
         proj.check_model(model.name, model.keypoints)
@@ -121,7 +136,7 @@ def _save_predictions(args, proj, video, model, poses) -> None:
 
     proj.save_predictions(video.name, model.name, poses)
     stem = Path(video.name).stem
-    out = Path(args.out) if args.out else video.store_path.with_name(f"{stem}_{model.name}.h5")
+    out = Path(args.out) if args.out else video.local_folder / f"{stem}_{model.name}.h5"
     save_predictions_h5(out, poses, model.keypoints, scorer=model.name)
     print(out)
 
@@ -136,20 +151,22 @@ def _predict_on_cluster(args: argparse.Namespace, model) -> int:
         raise ValueError("--detector, --roi and --track work on one video without --scheduler")
     if args.out and len(args.video) > 1:
         raise ValueError("--out names one file: leave it out for several videos")
-    for path in args.video:
-        open_video(path, convert=False)  # a bad file fails here, in one line, before any work
+    stores = _stores_for(args)
+    # A bad file fails here, in one line, before any work; the workers fill the stores made here.
+    targets = {path: str(open_video(path, store=stores[path], convert=False).store_path)
+               for path in args.video}  # fmt: skip
     spec = ModelSpec(args.model, args.arch, str(model.weights) if model.weights else None,
                      tuple(model.keypoints), args.batch_size)  # fmt: skip
-    total = sum(len(open_video(p, convert=False)) for p in args.video)
+    total = sum(len(open_video(t, convert=False)) for t in targets.values())
     with frame_bar(total, f"predict {len(args.video)} videos", args.quiet) as bar:
         results = predict_videos(
-            args.video, spec, scheduler=args.scheduler, n_workers=args.workers or 2,
+            list(targets.values()), spec, scheduler=args.scheduler, n_workers=args.workers or 2,
             progress=lambda done, _total: bar.update(done - bar.n),
         )  # fmt: skip
     for path in args.video:
-        video = open_video(path, convert=False)
+        video = open_video(path, store=stores[path], convert=False)
         with _project_for(args, video, model) as proj:
-            _save_predictions(args, proj, video, model, results[str(path)])
+            _save_predictions(args, proj, video, model, results[targets[path]])
     return 0
 
 
@@ -254,6 +271,20 @@ def _cmd_register_reader(args: argparse.Namespace) -> int:
     return 0
 
 
+def _add_store_options(p: argparse.ArgumentParser) -> None:
+    """--store and --store-root: where frame stores go (folders or fsspec URLs)."""
+    p.add_argument(
+        "--store",
+        help="one video's store: a folder or fsspec URL such as s3://bucket/a.frames.zarr "
+        "(default: <video>.frames.zarr beside it)",
+    )
+    p.add_argument(
+        "--store-root",
+        help="put each video's store in this folder or under this URL prefix, as "
+        "<root>/<video stem>.frames.zarr (e.g. s3://bucket/frames)",
+    )
+
+
 def _add_project_target(p: argparse.ArgumentParser) -> None:
     """TARGET, --project and --video: how train and export find a project and its video."""
     p.add_argument("target", help="a video (its project beside it) or a project folder")
@@ -274,7 +305,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("video", nargs="+", help="one or more videos (several: on a dask cluster)")
     p.add_argument("--scheduler", help="a dask.distributed scheduler address")
     p.add_argument("--workers", type=int, help="local cluster size (default 2)")
-    p.add_argument("--store", help="store path (default: <video>.frames.zarr beside it)")
+    _add_store_options(p)
     p.add_argument(
         "--codec",
         choices=("jpeg", "lossless"),
@@ -295,7 +326,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     p.add_argument("--arch", default="hrnet_w32", help="pose architecture (default hrnet_w32)")
     p.add_argument("--weights", help="a snapshot file (default: local caches, then download)")
-    p.add_argument("--out", help="output .h5 (default: <video>_<model>.h5 beside the store)")
+    _add_store_options(p)
+    p.add_argument(
+        "--out", help="output .h5, a local file (default: <video>_<model>.h5 beside the store, "
+        "or beside the video when the store is at a URL)"
+    )  # fmt: skip
     p.add_argument(
         "--project", help="project folder (default: <video>.superanimal beside the store)"
     )

@@ -5,14 +5,19 @@ dask-gateway clusters on HPC work the same). Each task ingests one video, or pre
 frames of one video: pure functions of their inputs, so a task lost with its worker is simply run
 again (``retries``) and gives the same result. Workers never write to projects or ``.h5`` files:
 the results come back to the calling process, which is the single writer. Stores are written by
-the ingest tasks through the same locked, resumable conversion as a single process uses, so a
-worker killed mid-ingest leaves a store that the retry resumes.
+the ingest tasks through the same resumable conversion as a single process uses, so a worker
+killed mid-ingest leaves a store that the retry resumes.
+
+Stores may live in local folders (on storage every worker sees) or at fsspec URLs
+(``store_root="s3://lab/frames"`` puts ``a.mp4``'s store at ``s3://lab/frames/a.frames.zarr``);
+workers take credentials from their environment and fsspec config, never from the task.
 
 Example::
 
     from napari_superanimal.cluster import ModelSpec, predict_videos
     spec = ModelSpec("superanimal_topviewmouse", weights="superanimal_topviewmouse_hrnet_w32.pt")
     results = predict_videos(["a.mp4", "b.mp4"], spec, scheduler=None, n_workers=2)
+    results = predict_videos(["a.mp4"], spec, store_root="s3://lab/frames")  # stores on S3
 """
 
 from __future__ import annotations
@@ -72,7 +77,10 @@ def _match_torch_threads_to_worker() -> None:
 
 
 def ingest_task(path: str, store: str | None = None) -> str:
-    """Convert one video (resuming a store a killed worker left); returns the store path."""
+    """Convert one video (resuming a store a killed worker left); returns the store's path or URL.
+
+    ``path`` may also be a frame store (folder or URL): then it is only checked to be complete.
+    """
     from .video import open_video
 
     video = open_video(path, store=store, convert=False)
@@ -110,15 +118,50 @@ def _owned_client(client, scheduler, n_workers):
     return get_client(scheduler, n_workers), True
 
 
+def store_locations(
+    paths: Sequence[str | os.PathLike], store_root: str | os.PathLike | None = None
+) -> list[str | None]:
+    """Each video's store under ``store_root`` (``<root>/<stem>.frames.zarr``), or None for the
+    default beside the video; refuses two videos that would share one store."""
+    from .errors import StoreError
+    from .video.location import is_url, store_in
+    from .video.store import STORE_SUFFIX
+
+    if store_root is None:
+        return [None] * len(paths)
+    out: list[str | None] = []
+    seen: dict[str, str] = {}
+    for p in paths:
+        if is_url(p) or str(p).rstrip("/").endswith(STORE_SUFFIX):  # already a store
+            out.append(None)
+            continue
+        store = str(store_in(store_root, p))
+        if store in seen:
+            raise StoreError(f"{p} and {seen[store]} would share the store {store}: rename one")
+        seen[store] = str(p)
+        out.append(store)
+    return out
+
+
+def _task_path(path: str | os.PathLike) -> str:
+    """An absolute path (workers may run elsewhere), or a URL as given."""
+    from .video.location import is_url
+
+    return str(path) if is_url(path) else str(Path(path).resolve())
+
+
 def ingest_videos(
     paths: Sequence[str | os.PathLike], client=None, scheduler: str | None = None,
-    n_workers: int = 2,
+    n_workers: int = 2, store_root: str | os.PathLike | None = None,
 ) -> list[str]:  # fmt: skip
-    """Convert every video into its frame store, one task per video; returns the store paths."""
+    """Convert every video into its frame store, one task per video; returns the stores' paths
+    or URLs. ``store_root`` (a folder or fsspec URL) holds the stores instead of each video's
+    folder."""
+    stores = store_locations(paths, store_root)
     client, owned = _owned_client(client, scheduler, n_workers)
     try:
-        futures = [client.submit(ingest_task, str(Path(p).resolve()), retries=RETRIES,
-                                 pure=False) for p in paths]  # fmt: skip
+        futures = [client.submit(ingest_task, _task_path(p), store, retries=RETRIES, pure=False)
+                   for p, store in zip(paths, stores, strict=True)]  # fmt: skip
         return client.gather(futures)
     finally:
         if owned:
@@ -133,15 +176,20 @@ def predict_videos(
     n_workers: int = 2,
     span: int = SPAN,
     progress: Callable[[int, int], None] | None = None,
+    store_root: str | os.PathLike | None = None,
 ) -> dict[str, np.ndarray]:
-    """Ingest then predict every frame of every video; returns ``{video path: (T, K, 3)}``."""
+    """Ingest then predict every frame of every video; returns ``{video path: (T, K, 3)}``.
+
+    ``paths`` may be videos or frame stores (folders or URLs); ``store_root`` is where new
+    stores go (see :func:`ingest_videos`).
+    """
     from dask.distributed import as_completed
 
     from .video import open_video
 
     client, owned = _owned_client(client, scheduler, n_workers)
     try:
-        stores = ingest_videos(paths, client=client)
+        stores = ingest_videos(paths, client=client, store_root=store_root)
         lengths = [len(open_video(s, convert=False)) for s in stores]
         futures = {}
         for path, store, n in zip(paths, stores, lengths, strict=True):

@@ -109,12 +109,13 @@ class Project:
         folder: str | os.PathLike | None = None,
     ) -> Project:
         """The project beside ``video_path`` (or in ``folder``), created on first use."""
+        video = video_path
         video_path = Path(video_path)
         folder = Path(folder) if folder else video_path.with_name(video_path.stem + PROJECT_SUFFIX)
         project = (
             cls.open(folder) if (folder / PROJECT_FILE).exists() else cls.create(folder, keypoints)
         )
-        project.add_video(video_path)
+        project.add_video(video)
         return project
 
     def close(self) -> None:
@@ -137,13 +138,17 @@ class Project:
 
     def add_video(self, path: str | os.PathLike) -> str:
         """Register a video; returns its key (its file name) used by labels and predictions."""
-        path = Path(path)
-        key = path.name
+        from ..video.location import is_url, name_of
+
+        if is_url(path):  # a frame store at an fsspec URL: recorded as given
+            key, recorded = name_of(str(path)), str(path)
+        else:
+            key, recorded = Path(path).name, str(Path(path).resolve())
         known = self.meta["videos"].get(key)
-        if known and Path(known["path"]) != path.resolve():
+        if known and Path(known["path"]) != Path(recorded):
             raise ProjectError(f"{self.folder}: already has a different video named {key}")
         if not known:
-            self.meta["videos"][key] = {"path": str(path.resolve())}
+            self.meta["videos"][key] = {"path": recorded}
             _write_json(self.folder / PROJECT_FILE, self.meta)
         return key
 

@@ -14,12 +14,14 @@ Layout (``*.frames.zarr``)::
 A store is written shard by shard, in order; ``frames_written`` advances only after a shard is
 on disk and ``complete`` is set only after the last one, so an interrupted conversion resumes at
 the first unfinished shard and an incomplete store never passes as complete. zarr's local store
-writes each file atomically (temporary file + rename).
+writes each file atomically (temporary file + rename); at a URL (``s3://...``, see
+:mod:`.location`) zarr's ``FsspecStore`` writes each file as one object, which an object store
+replaces whole.
 
 Example::
 
     from napari_superanimal.video.store import FrameStore
-    store = FrameStore.open("mouse.frames.zarr")
+    store = FrameStore.open("mouse.frames.zarr")      # or "s3://lab/frames/mouse.frames.zarr"
     store.complete, store.read(0).shape
 """
 
@@ -35,13 +37,14 @@ import numpy as np
 import zarr
 
 from ..errors import StoreError
+from . import location as loc
 from .codecs import JpegCodec
+from .location import STORE_SUFFIX, Location  # noqa: F401 - STORE_SUFFIX is re-exported
 from .probe import VideoIndex
 
 FORMAT = "napari-superanimal.frames"
 VERSION = 1
 ATTR = "napari_superanimal"
-STORE_SUFFIX = ".frames.zarr"
 CODECS = ("jpeg", "lossless")
 DEFAULT_CODEC = "jpeg"
 DEFAULT_QUALITY = 90
@@ -69,11 +72,26 @@ def _codec_pipeline(codec: str, quality: int, pix_fmt: str) -> dict:
     raise StoreError(f"unknown frame codec {codec!r}; choose one of {', '.join(CODECS)}")
 
 
-class FrameStore:
-    """A zarr v3 frame store on disk (see the module docstring for its layout)."""
+def _open_group(location: Location, mode: str, storage_options: dict | None) -> zarr.Group:
+    """zarr's own store for the location: a local folder, or ``FsspecStore`` for a URL."""
+    if loc.is_remote(location):
+        return zarr.open_group(
+            location, mode=mode, zarr_format=3, storage_options=storage_options or {}
+        )
+    return zarr.open_group(location, mode=mode, zarr_format=3)
 
-    def __init__(self, path: str | os.PathLike, group: zarr.Group):
-        self.path = Path(path)
+
+class FrameStore:
+    """A zarr v3 frame store in a local folder or at an fsspec URL (layout: module docstring).
+
+    ``path`` is a :class:`~pathlib.Path` for a local store and the URL string otherwise.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike, group: zarr.Group, storage_options: dict | None = None
+    ):
+        self.path: Location = loc.as_location(path)
+        self.storage_options = dict(storage_options or {})
         self.group = group
         # A frame is never "empty": skipping zarr's per-chunk emptiness scan doubles write speed.
         self.frames: zarr.Array = group["frames"].with_config({"write_empty_chunks": True})
@@ -91,12 +109,19 @@ class FrameStore:
         codec: str = DEFAULT_CODEC,
         quality: int = DEFAULT_QUALITY,
         shard_frames: int | None = None,
+        storage_options: dict | None = None,
     ) -> FrameStore:
-        """Create an empty store for the video described by ``index`` (overwriting ``path``)."""
-        path = Path(path)
+        """Create an empty store for the video described by ``index`` (overwriting ``path``).
+
+        ``path`` is a folder or an fsspec URL; ``storage_options`` go to fsspec for a URL.
+        """
+        path = loc.as_location(path)
         pipeline = _codec_pipeline(codec, quality, index.pix_fmt)
         shard = int(shard_frames or shard_frames_for(index.height, index.width))
-        group = zarr.open_group(path, mode="w", zarr_format=3)
+        try:
+            group = _open_group(path, "w", storage_options)
+        except OSError as err:
+            raise StoreError(f"{path}: cannot create a frame store here ({err})") from err
         shape = (index.n_frames, index.height, index.width, channels)
         group.create_array(
             "frames",
@@ -135,14 +160,23 @@ class FrameStore:
             "frames_written": 0,
             "complete": False,
         }
-        return cls(path, group)
+        return cls(path, group, storage_options)
 
     @classmethod
-    def open(cls, path: str | os.PathLike, mode: str = "r+") -> FrameStore:
-        """Open an existing store, refusing foreign or newer-format folders with a clear reason."""
-        path = Path(path)
-        meta = read_meta(path)
+    def open(
+        cls, path: str | os.PathLike, mode: str = "r+", storage_options: dict | None = None
+    ) -> FrameStore:
+        """Open an existing store (folder or URL), refusing foreign or newer-format ones.
+
+        Example::
+
+            FrameStore.open("s3://lab/frames/mouse.frames.zarr", mode="r")
+        """
+        path = loc.as_location(path)
+        meta = read_meta(path, storage_options)
         if meta is None:
+            if not loc.exists(path, storage_options):
+                raise StoreError(f"{path}: no such frame store")
             raise StoreError(f"{path}: not a napari-superanimal frame store")
         if meta.get("version", 0) > VERSION:
             raise StoreError(
@@ -150,15 +184,15 @@ class FrameStore:
                 f"napari-superanimal understands (v{VERSION}); upgrade napari-superanimal"
             )
         try:
-            group = zarr.open_group(path, mode=mode, zarr_format=3)
-            return cls(path, group)
+            group = _open_group(path, mode, storage_options)
+            return cls(path, group, storage_options)
         except (KeyError, ValueError, OSError) as err:
             raise StoreError(f"{path}: damaged frame store ({err})") from err
 
     @staticmethod
-    def is_store(path: str | os.PathLike) -> bool:
-        """True when ``path`` is a folder holding a frame store (of any version)."""
-        return read_meta(Path(path)) is not None
+    def is_store(path: str | os.PathLike, storage_options: dict | None = None) -> bool:
+        """True when ``path`` (a folder or URL) holds a frame store (of any version)."""
+        return read_meta(loc.as_location(path), storage_options) is not None
 
     # -- metadata ---------------------------------------------------------------------------
     @property
@@ -167,7 +201,7 @@ class FrameStore:
 
     def refresh(self) -> None:
         """Re-read the attributes (another process may be converting into this store)."""
-        fresh = read_meta(self.path)
+        fresh = read_meta(self.path, self.storage_options)
         if fresh is not None:
             self._meta = fresh
 
@@ -241,13 +275,14 @@ class FrameStore:
         return frame
 
     def nbytes_on_disk(self) -> int:
-        """Size of the store's files in bytes."""
-        return sum(f.stat().st_size for f in self.path.rglob("*") if f.is_file())
+        """Size of the store's files (or objects, at a URL) in bytes."""
+        return loc.nbytes(self.path, self.storage_options)
 
 
-def read_meta(path: Path) -> dict | None:
-    """The store's attribute block, or None when ``path`` is not a frame store."""
-
+def read_meta(path: Location, storage_options: dict | None = None) -> dict | None:
+    """The store's attribute block, or None when ``path`` (folder or URL) is not a frame store."""
+    if loc.is_remote(path):
+        return _read_remote_meta(path, storage_options)
     meta_file = Path(path) / "zarr.json"
     if not meta_file.is_file():
         return None
@@ -256,4 +291,18 @@ def read_meta(path: Path) -> dict | None:
         block = meta.get("attributes", {}).get(ATTR)
         if isinstance(block, dict) and block.get("format") == FORMAT:
             return block
+    return None
+
+
+def _read_remote_meta(url: str, storage_options: dict | None) -> dict | None:
+    # Through zarr's FsspecStore: one read of zarr.json, no listing.
+    try:
+        group = _open_group(url, "r", storage_options)
+    except (zarr.errors.BaseZarrError, FileNotFoundError, KeyError, ValueError):  # absent, foreign
+        return None
+    except OSError as err:
+        raise StoreError(f"{url}: cannot be read ({err})") from err
+    block = group.attrs.get(ATTR)
+    if isinstance(block, dict) and block.get("format") == FORMAT:
+        return dict(block)
     return None

@@ -11,10 +11,14 @@ Example::
     v = open_video("mouse.mp4")      # starts converting in a background thread
     v.frames.shape, v.fps, len(v)    # (T, H, W, 3), frames per second, T
     v.wait()                         # block until the store is complete
+
+    v = open_video("mouse.mp4", store="s3://lab/frames/mouse.frames.zarr")  # store at a URL
+    v = open_video("s3://lab/frames/mouse.frames.zarr")                      # read it anywhere
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import threading
@@ -28,9 +32,11 @@ import dask.array as da
 import numpy as np
 
 from ..errors import StoreError, VideoError
+from . import location as loc
 from .decode import FrameReader, NotGrayError, iter_frames, to_gray, to_gray_exact
+from .location import Location
 from .lock import StoreLock
-from .probe import VideoIndex, fingerprint, index_video
+from .probe import VIDEO_SUFFIXES, VideoIndex, fingerprint, index_video
 from .store import DEFAULT_CODEC, DEFAULT_QUALITY, STORE_SUFFIX, FrameStore
 
 _GRAY_SAMPLES = 5
@@ -66,16 +72,19 @@ def open_video(
     quality: int = DEFAULT_QUALITY,
     shard_frames: int | None = None,
     overwrite: bool = False,
+    storage_options: dict | None = None,
 ) -> Video:
     """Open a video file (or an existing ``.frames.zarr`` store) for lazy, frame-exact reading.
 
     Parameters
     ----------
     path
-        A video file (.mp4, .avi, .mov, .mkv, ...) or a frame store folder.
+        A video file (.mp4, .avi, .mov, .mkv, ...), a frame store folder, or the fsspec URL of
+        a frame store (``s3://lab/frames/mouse.frames.zarr``; videos themselves are local files).
     store
-        Where the frame store lives; default beside the video (see :func:`default_store_path`).
-        An unchanged video reuses its store; a store made from a different video is refused.
+        Where the frame store lives: a folder or an fsspec URL (see :mod:`.location`); default
+        beside the video (see :func:`default_store_path`). An unchanged video reuses its store;
+        a store made from a different video is refused.
     convert
         Start converting into the store in a background thread (``video.wait()`` joins it).
         Pass False to convert yourself with :meth:`Video.convert` or :meth:`Video.convert_iter`.
@@ -86,26 +95,37 @@ def open_video(
         Frames per shard file of a new store (default: ~16 MB of raw pixels per shard).
     overwrite
         Rebuild the store even if it exists (also when it was made from another video).
+    storage_options
+        Passed to fsspec for a store at a URL (default: the environment and fsspec's config).
 
     Example::
 
         v = open_video("mouse.mp4", codec="lossless", convert=False)
         v.convert()
     """
-    path = Path(path)
-    if path.is_dir() and not path.name.endswith(STORE_SUFFIX) and not FrameStore.is_store(path):
-        raise VideoError(f"{path}: is a folder, not a video file or a frame store")
-    if path.is_dir() or path.name.endswith(STORE_SUFFIX):
-        video = Video._from_store(path)
+    location = loc.as_location(path)  # file:// URLs are local paths
+    if loc.is_remote(location):
+        if Path(loc.name_of(location)).suffix.lower() in VIDEO_SUFFIXES:
+            raise VideoError(
+                f"{location}: videos are read from local files; a URL can only name a frame store"
+            )
+        video = Video._from_store(location, storage_options)
     else:
-        video = Video._from_source(
-            path,
-            store,
-            codec=codec,
-            quality=quality,
-            shard_frames=shard_frames,
-            overwrite=overwrite,
-        )
+        path = location
+        if path.is_dir() and not path.name.endswith(STORE_SUFFIX) and not FrameStore.is_store(path):
+            raise VideoError(f"{path}: is a folder, not a video file or a frame store")
+        if path.is_dir() or path.name.endswith(STORE_SUFFIX):
+            video = Video._from_store(path)
+        else:
+            video = Video._from_source(
+                path,
+                store,
+                codec=codec,
+                quality=quality,
+                shard_frames=shard_frames,
+                overwrite=overwrite,
+                storage_options=storage_options,
+            )
     if convert and not video.complete:
         video.start_conversion()
     return video
@@ -129,12 +149,14 @@ class Video:
     # -- construction -----------------------------------------------------------------------
     @classmethod
     def _from_source(
-        cls, path: Path, store_path, *, codec, quality, shard_frames, overwrite
+        cls, path: Path, store_path, *, codec, quality, shard_frames, overwrite, storage_options
     ) -> Video:
         source = fingerprint_or_error(path)
-        store_path = Path(store_path) if store_path is not None else default_store_path(path)
-        if store_path.exists() and not overwrite:
-            store = FrameStore.open(store_path)
+        store_path = (
+            loc.as_location(store_path) if store_path is not None else default_store_path(path)
+        )
+        if loc.exists(store_path, storage_options) and not overwrite:
+            store = FrameStore.open(store_path, storage_options=storage_options)
             if not _same_source(store.source, source):
                 raise StoreError(
                     f"{store_path}: was made from a different video "
@@ -145,7 +167,8 @@ class Video:
             return cls(store, path, store.video_index())
         index = index_video(path)
         channels = 1 if _is_gray(path, index) else 3
-        store_path.parent.mkdir(parents=True, exist_ok=True)
+        if not loc.is_remote(store_path):
+            store_path.parent.mkdir(parents=True, exist_ok=True)
         store = FrameStore.create(
             store_path,
             index,
@@ -154,16 +177,18 @@ class Video:
             codec=codec,
             quality=quality,
             shard_frames=shard_frames,
+            storage_options=storage_options,
         )
         return cls(store, path, index)
 
     @classmethod
-    def _from_store(cls, store_path: Path) -> Video:
-        store = FrameStore.open(store_path)
+    def _from_store(cls, store_path: Location, storage_options: dict | None = None) -> Video:
+        store = FrameStore.open(store_path, storage_options=storage_options)
         index = store.video_index()
         source = Path(store.source["path"])
         if store.complete:
-            return cls(store, source if source.exists() else None, index)
+            # a store built from a folder of images (video/images.py) has no source video
+            return cls(store, source if source.is_file() else None, index)
         if not source.exists():
             raise StoreError(
                 f"{store_path}: incomplete ({store.frames_written} of {store.n_frames} frames) "
@@ -185,7 +210,7 @@ class Video:
 
     @property
     def name(self) -> str:
-        return (self.source_path or self.store_path).name
+        return self.source_path.name if self.source_path else loc.name_of(self.store_path)
 
     @property
     def fps(self) -> float:
@@ -201,8 +226,19 @@ class Video:
         return self.index.timestamps
 
     @property
-    def store_path(self) -> Path:
+    def store_path(self) -> Location:
+        """The store's folder (a :class:`Path`), or its URL (a ``str``) for a store at a URL."""
         return self.store.path
+
+    @property
+    def local_folder(self) -> Path:
+        """Where outputs (predictions, the project) go by default: the store's folder; for a
+        store at a URL, the source video's folder, else the working directory."""
+        if not loc.is_remote(self.store_path):
+            return self.store_path.parent
+        if self.source_path is not None:
+            return self.source_path.parent
+        return Path.cwd()
 
     @property
     def complete(self) -> bool:
@@ -229,7 +265,7 @@ class Video:
                 meta=np.empty((0, 0, 0, 0), dtype=np.uint8),
                 name="frames-"
                 + hashlib.blake2b(
-                    f"{self.store_path.resolve()}|{self.store.source.get('hash')}".encode(),
+                    f"{_location_key(self.store_path)}|{self.store.source.get('hash')}".encode(),
                     digest_size=8,
                 ).hexdigest(),
             )
@@ -260,14 +296,21 @@ class Video:
     def convert_iter(self) -> Iterator[int]:
         """Convert the rest of the video into the store, yielding frames done after each shard.
 
-        Resumes after the last complete shard. Holds a lock on the store, so two processes never
-        write one store at once: a second one raises :class:`StoreError`.
+        Resumes after the last complete shard. Holds a lock on a local store, so two processes
+        never write one store at once: a second one raises :class:`StoreError`. A store at a URL
+        has no lock (object stores have no ``flock``): one writer per store is up to the caller
+        (the cluster runs one ingest task per store).
         """
         if self._complete:
             return
         if self.source_path is None:
             raise StoreError(f"{self.store_path}: incomplete and no source video to convert from")
-        with StoreLock(self.store_path):
+        lock = (
+            contextlib.nullcontext()
+            if loc.is_remote(self.store_path)
+            else StoreLock(self.store_path)
+        )
+        with lock:
             self.store.refresh()
             yield from self._convert_locked()
 
@@ -329,6 +372,7 @@ class Video:
             codec=meta["storage"]["codec"],
             quality=meta["storage"]["quality"] or DEFAULT_QUALITY,
             shard_frames=self.store.shard_frames,
+            storage_options=self.store.storage_options,
         )
         self._written = 0
 
@@ -364,6 +408,10 @@ class Video:
 
 def _read_block(video: Video, block_id: tuple[int, ...] | None = None) -> np.ndarray:
     return video.read_frame(block_id[0])[None]
+
+
+def _location_key(location: Location) -> str:
+    return location if loc.is_remote(location) else str(Path(location).resolve())
 
 
 def fingerprint_or_error(path: Path) -> dict:
