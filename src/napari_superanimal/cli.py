@@ -2,7 +2,8 @@
 
 Subcommands: ``open`` (a video in napari), ``ingest`` (convert to a frame store), ``predict``
 (keypoints on every frame, whole frames or top-down crops, as a DeepLabCut ``.h5``),
-``train`` (one fine-tuning round), ``export`` (a DLC ``.h5``), ``demo``, ``register-reader``.
+``train`` (one fine-tuning round), ``export`` (a DLC ``.h5``, a DLC project, SLEAP ``.slp`` or
+COCO JSON), ``import`` (labels from DLC, SLEAP or COCO), ``demo``, ``register-reader``.
 Bad input ends with a one-line reason on stderr and exit status 1.
 
 Example::
@@ -245,14 +246,49 @@ def _session_for(target: str, video_name: str | None = None, project: str | None
 
 
 def _cmd_export(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
     with _session_for(args.target, args.video, args.project) as session:
         if session.model_version is None and not session.labeled_frames():
             raise ValueError(f"{session.video.name}: nothing to export (no predictions, no labels)")
-        stem = Path(session.video.name).stem
-        out = args.out or session.project.folder / f"{stem}_{session.model_version or 'labels'}.h5"
-        print(session.export(out, with_labels=not args.predictions_only))
+        from .labels.io.transfer import video_stem
+
+        stem = video_stem(session)  # a store built from images: the images' folder name
+        folder = session.project.folder
+        default = {
+            "dlc-h5": folder / f"{stem}_{session.model_version or 'labels'}.h5",
+            "dlc-project": folder / f"{stem}-dlc",
+            "slp": folder / f"{stem}.slp",
+            "coco": folder / "coco" / f"{stem}.json",
+        }[args.format]
+        out = args.out or default
+        print(session.export(out, with_labels=not args.predictions_only, format=args.format,
+                             scorer=args.scorer))  # fmt: skip
+    return 0
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    """Labels from a DLC project / CollectedData file / .slp / COCO .json into a video's
+    project; TARGET may also be a folder of images (a DLC project without its video)."""
+    from pathlib import Path
+
+    from .labels.project import PROJECT_FILE, PROJECT_SUFFIX
+    from .video.images import list_images
+
+    target = Path(args.target)
+    if target.is_dir() and not (target / PROJECT_FILE).is_file() and list_images(target):
+        from .labels.io.transfer import read_labels
+        from .session import Session
+        from .video.images import images_to_store
+
+        table, _ = read_labels(args.source, target.name)  # keypoints for a new project
+        store = images_to_store(target, args.store, pad=args.pad)
+        project = args.project or Path(store).with_name(target.name + PROJECT_SUFFIX)
+        session = Session.open(store, project=project, keypoints=table.keypoints)
+    else:
+        session = _session_for(args.target, args.video, args.project)
+    with session:
+        n = session.import_labels(args.source)
+        print(f"{args.source}: {n} frames imported into {session.video.name} "
+              f"(project {session.project.folder})")  # fmt: skip
     return 0
 
 
@@ -380,7 +416,29 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--predictions-only", action="store_true", help="the model's outputs, without labels"
     )
+    p.add_argument(
+        "--format",
+        choices=("dlc-h5", "dlc-project", "slp", "coco"),
+        default="dlc-h5",
+        help="dlc-h5 (default: predictions with labels, for movement/DLC), dlc-project (a "
+        "DeepLabCut project folder with CollectedData and PNGs), slp (SLEAP), coco (COCO JSON)",
+    )
+    p.add_argument("--scorer", help="DeepLabCut scorer name for dlc-project")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "import",
+        help="import labels (DLC project or CollectedData .h5/.csv, SLEAP .slp, COCO .json)",
+    )
+    _add_project_target(p)
+    p.add_argument("source", help="the label file or DeepLabCut project folder")
+    p.add_argument(
+        "--store", help="frame store to build when TARGET is a folder of images (default beside)"
+    )
+    p.add_argument(
+        "--pad", action="store_true", help="images of different sizes: pad them to the largest"
+    )
+    p.set_defaults(func=_cmd_import)
 
     p = sub.add_parser("demo", help="run the demo on a synthetic video (no download)")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")

@@ -22,3 +22,7 @@ class VideoError(SuperAnimalError, ValueError):
 
 class StoreError(SuperAnimalError, ValueError):
     """A frame store is unusable: made from a different video, foreign, or from newer code."""
+
+
+class LabelFormatError(SuperAnimalError, ValueError):
+    """A label file (DeepLabCut, SLEAP, COCO) is malformed or does not fit the project."""

@@ -386,20 +386,21 @@ class Session:
 
     def undo(self) -> int | None:
         """Undo the latest edit; returns the frame it touched (None if nothing to undo)."""
-        return self._history(self.project.labels.last_edit(), self.project.labels.undo)
+        return self._history(self.project.labels.last_edit_frames(), self.project.labels.undo)
 
     def redo(self) -> int | None:
         """Redo the latest undone edit; returns the frame it touched (None if nothing)."""
-        return self._history(self.project.labels.next_redo(), self.project.labels.redo)
+        return self._history(self.project.labels.next_redo_frames(), self.project.labels.redo)
 
-    def _history(self, where: tuple[str, int] | None, step: Callable[[], bool]) -> int | None:
+    def _history(self, where: tuple[str, list[int]] | None, step: Callable[[], bool]) -> int | None:
         if where is None or not step():
             return None
-        video, frame = where
+        video, frames = where  # one edit, or a whole import
         if video != self.video_key:
             return None
-        self._refresh_states(frame)
-        return frame
+        for frame in frames:
+            self._refresh_states(frame)
+        return frames[0]
 
     # -- which frames are labeled -------------------------------------------------------------
     def labeled_frames(self) -> list[int]:
@@ -425,10 +426,25 @@ class Session:
         }
 
     # -- export -----------------------------------------------------------------------------
-    def export(self, path: str | os.PathLike, with_labels: bool = True) -> Path:
+    def export(
+        self,
+        path: str | os.PathLike,
+        with_labels: bool = True,
+        format: str = "dlc-h5",
+        scorer: str | None = None,
+    ) -> Path:
         """Write the active model's predictions as a DeepLabCut ``.h5`` (``movement`` and DLC
         read it); by default the user's labeled and accepted points replace the predictions
-        on their frames (likelihood 1), hidden ones become NaN. Frames never predicted are NaN."""
+        on their frames (likelihood 1), hidden ones become NaN. Frames never predicted are NaN.
+
+        Other formats: ``"dlc-project"`` (``path`` is a DeepLabCut project folder: config,
+        CollectedData and the labeled frames as PNGs), ``"slp"`` (labels and predictions for
+        SLEAP), ``"coco"`` (labels as COCO keypoints JSON, frames as PNGs beside it); see
+        :func:`~napari_superanimal.labels.io.transfer.export_session` and docs/formats.md."""
+        if format != "dlc-h5":
+            from .labels.io.transfer import export_session
+
+            return export_session(self, path, format, with_labels=with_labels, scorer=scorer)
         from .labels.io.dlc import save_predictions_h5
 
         with self._lock:
@@ -443,6 +459,30 @@ class Session:
                         poses[frame, i] = (p.x, p.y, 1.0)
         scorer = self.model_version or "napari-superanimal"
         return save_predictions_h5(path, poses, self.keypoints, scorer=scorer)
+
+    # -- import -----------------------------------------------------------------------------
+    def import_labels(self, path: str | os.PathLike) -> int:
+        """Import labels for this video from a DeepLabCut project (folder or ``config.yaml``),
+        a ``labeled-data/<video>`` folder or its ``CollectedData_*.h5``/``.csv``, a SLEAP
+        ``.slp`` or a COCO ``.json``; returns how many frames changed.
+
+        Everything is checked first (keypoint set, numbers, positions inside the frame, frames
+        inside the video): a bad file raises :class:`~napari_superanimal.errors.
+        LabelFormatError` and imports nothing. The file decides its frames' labels (its empty
+        points remove labels there); all of it is one transaction, reverted by one undo.
+        DeepLabCut's ``img<N>.png`` is frame N (in a store built from images: that image).
+        """
+        from .labels.io.transfer import import_changes, read_for_session
+
+        table, _source = read_for_session(self, path)
+        changes = import_changes(self, table)
+        if changes:
+            self.project.labels.apply_frames(self.video_key, changes)
+            for frame in changes:
+                self._refresh_states(frame)
+        if table.skeleton and not self.skeleton:
+            self.project.set_skeleton(table.skeleton)
+        return len(changes)
 
     # -- napari -----------------------------------------------------------------------------
     def show(self, viewer=None):

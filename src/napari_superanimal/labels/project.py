@@ -152,6 +152,14 @@ class Project:
             _write_json(self.folder / PROJECT_FILE, self.meta)
         return key
 
+    def set_skeleton(self, skeleton: Sequence[tuple[str, str]]) -> None:
+        """Record which keypoints are joined (drawn, and written to SLEAP/COCO/DLC files)."""
+        unknown = {a for pair in skeleton for a in pair} - set(self.keypoints)
+        if unknown:
+            raise ProjectError(f"{self.folder}: skeleton names unknown keypoints {sorted(unknown)}")
+        self.meta["skeleton"] = [list(p) for p in skeleton]
+        _write_json(self.folder / PROJECT_FILE, self.meta)
+
     def check_model(self, model_name: str, model_keypoints: Sequence[str]) -> None:
         """Refuse a model whose keypoints are not this project's (no conversion table yet)."""
         if tuple(model_keypoints) != self.keypoints:

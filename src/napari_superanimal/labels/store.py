@@ -204,6 +204,22 @@ class LabelStore:
         """``(video, frame)`` of the edit redo would re-apply next (None if nothing to redo)."""
         return self._edit_at("SELECT MIN(txn) FROM history WHERE undone = 1")
 
+    @_locked
+    def last_edit_frames(self) -> tuple[str, list[int]] | None:
+        """``(video, frames)`` that undo would revert next (an import touches many frames)."""
+        return self._frames_at("SELECT MAX(txn) FROM history WHERE undone = 0")
+
+    @_locked
+    def next_redo_frames(self) -> tuple[str, list[int]] | None:
+        """``(video, frames)`` that redo would re-apply next."""
+        return self._frames_at("SELECT MIN(txn) FROM history WHERE undone = 1")
+
+    def _frames_at(self, pick: str) -> tuple[str, list[int]] | None:
+        rows = self._conn.execute(
+            f"SELECT DISTINCT video, frame FROM history WHERE txn = ({pick}) ORDER BY frame"
+        ).fetchall()
+        return (rows[0][0], [r[1] for r in rows]) if rows else None
+
     def _edit_at(self, pick: str) -> tuple[str, int] | None:
         row = self._conn.execute(
             f"SELECT video, frame FROM history WHERE txn = ({pick}) LIMIT 1"
@@ -253,29 +269,38 @@ class LabelStore:
         """Remove labels (undoable)."""
         self.apply(video, frame, {k: None for k in keypoints})
 
-    @_locked
     def apply(self, video: str, frame: int, changes: dict[str, Point | None]) -> int:
         """Apply several changes to one frame in one transaction; return its history id."""
-        for point in changes.values():
-            if point is not None and point.state not in STATES:
-                raise ValueError(f"state must be one of {STATES}, not {point.state!r}")
+        return self.apply_frames(video, {frame: changes})
+
+    @_locked
+    def apply_frames(self, video: str, changes: dict[int, dict[str, Point | None]]) -> int:
+        """Apply changes to many frames in one transaction (all or nothing, one undo step), as
+        an import does; return its history id."""
+        for frame_changes in changes.values():
+            for point in frame_changes.values():
+                if point is not None and point.state not in STATES:
+                    raise ValueError(f"state must be one of {STATES}, not {point.state!r}")
         now = time.time()
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
             txn = conn.execute("SELECT COALESCE(MAX(txn), 0) + 1 FROM history").fetchone()[0]
             conn.execute("DELETE FROM history WHERE undone = 1")  # a new edit drops the redo tail
-            for keypoint, point in changes.items():
-                before = self._row(video, frame, keypoint)
-                after = (
-                    None if point is None else [point.x, point.y, point.state, point.model_version]
-                )
-                self._write(video, frame, keypoint, after, now)
-                conn.execute(
-                    "INSERT INTO history (txn, video, frame, keypoint, before, after, at) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                    (txn, video, int(frame), keypoint, _dump(before), _dump(after), now),
-                )
+            for frame, frame_changes in changes.items():
+                for keypoint, point in frame_changes.items():
+                    before = self._row(video, frame, keypoint)
+                    after = (
+                        None
+                        if point is None
+                        else [point.x, point.y, point.state, point.model_version]
+                    )
+                    self._write(video, frame, keypoint, after, now)
+                    conn.execute(
+                        "INSERT INTO history (txn, video, frame, keypoint, before, after, at) "
+                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
+                        (txn, video, int(frame), keypoint, _dump(before), _dump(after), now),
+                    )
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
