@@ -328,6 +328,7 @@ def test_fine_tune_button_trains_a_new_version_and_repredicts_the_frame(
                 session.label(f, name, *truth[f, k])
         widget = session.show(make_napari_viewer())
         widget.viewer.dims.set_current_step(0, 12)
+        widget.timeline.strategy_combo.setCurrentText("uniform")  # suggestions that stay put
         panel = widget.training
         panel.steps_box.setValue(40)
         qtbot.mouseClick(panel.start_button, Qt.MouseButton.LeftButton)
@@ -342,10 +343,19 @@ def test_fine_tune_button_trains_a_new_version_and_repredicts_the_frame(
         qtbot.waitUntil(
             lambda: session.has_prediction(12) and widget.worker is None, timeout=60_000
         )
+        # then the suggested frames, far from the one in view, in the background too
+        suggested = [f for f in widget.timeline.suggestions if not 12 <= f <= 12 + PREFETCH]
+        assert suggested
+        qtbot.waitUntil(
+            lambda: all(map(session.has_prediction, suggested)) and widget.worker is None,
+            timeout=60_000,
+        )
         assert session.labels(13)["nose"].x == 50  # the label made during training is kept
 
 
-def test_cancel_leaves_the_previous_model_active(make_napari_viewer, tmp_path, qtbot):
+@pytest.fixture()
+def mid_round(make_napari_viewer, tmp_path, qtbot):
+    """A widget on a 2-frame-labeled video, a long round running (its first step reported)."""
     from napari_superanimal.demo.mouse import KEYPOINTS as MOUSE
     from napari_superanimal.demo.mouse import make_mouse_video
 
@@ -359,32 +369,24 @@ def test_cancel_leaves_the_previous_model_active(make_napari_viewer, tmp_path, q
         panel.steps_box.setValue(5000)
         panel.start()
         qtbot.waitUntil(lambda: panel.latest is not None, timeout=60_000)
-        qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
-        qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
-        assert panel.last_result is None and "cancelled" in panel.status.text()
-        assert session.model is None and session.project.trained_versions() == []
+        yield session, widget
 
 
-def test_closing_the_viewer_mid_round_cancels_it_and_keeps_the_labels(
-    make_napari_viewer, tmp_path, qtbot
-):
-    from napari_superanimal.demo.mouse import KEYPOINTS as MOUSE
-    from napari_superanimal.demo.mouse import make_mouse_video
+def test_cancel_leaves_the_previous_model_active(mid_round, qtbot):
+    session, widget = mid_round
+    panel = widget.training
+    qtbot.mouseClick(panel.cancel_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
+    assert panel.last_result is None and "cancelled" in panel.status.text()
+    assert session.model is None and session.project.trained_versions() == []
 
-    path, truth = make_mouse_video(tmp_path / "m.mp4", n_frames=20, size=(128, 160), seed=3)
-    with Session.open(open_video(path, convert=False), keypoints=MOUSE) as session:
-        for f in (0, 10):
-            for k, name in enumerate(MOUSE):
-                session.label(f, name, *truth[f, k])
-        widget = session.show(make_napari_viewer())
-        panel = widget.training
-        panel.steps_box.setValue(5000)
-        panel.start()
-        qtbot.waitUntil(lambda: panel.latest is not None, timeout=60_000)
-        widget.viewer.layers.clear()  # what closing the viewer does first
-        assert not panel.running and widget.session is None
-        assert session.model is None and session.project.trained_versions() == []
-        assert session.labeled_frames() == [0, 10]
+
+def test_closing_the_viewer_mid_round_cancels_it_and_keeps_the_labels(mid_round):
+    session, widget = mid_round
+    widget.viewer.layers.clear()  # what closing the viewer does first
+    assert not widget.training.running and widget.session is None
+    assert session.model is None and session.project.trained_versions() == []
+    assert session.labeled_frames() == [0, 10]
 
 
 def test_frame_is_the_world_coordinate_even_when_another_layer_stretches_the_axis(widget, session):

@@ -3,7 +3,8 @@
 Subcommands: ``open`` (a video in napari), ``ingest`` (convert to a frame store), ``predict``
 (keypoints on every frame, whole frames or top-down crops, as a DeepLabCut ``.h5``),
 ``train`` (one fine-tuning round), ``export`` (a DLC ``.h5``, a DLC project, SLEAP ``.slp`` or
-COCO JSON), ``import`` (labels from DLC, SLEAP or COCO), ``demo``, ``register-reader``.
+COCO JSON), ``import`` (labels from DLC, SLEAP or COCO), ``suggest`` (frames to label
+next), ``demo``, ``register-reader``.
 Bad input ends with a one-line reason on stderr and exit status 1.
 
 Example::
@@ -292,6 +293,19 @@ def _cmd_import(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_suggest(args: argparse.Namespace) -> int:
+    """Frames to label next, best first, one per line (labeled frames never appear)."""
+    with _session_for(args.target, args.video, args.project) as session:
+        if args.strategy in ("confidence", "jumps") and session.model_version is None:
+            raise ValueError(
+                f"{session.video.name}: no predictions for --strategy {args.strategy}; "
+                f"run `{PROG} predict` first"
+            )
+        for frame in session.suggest(n=args.n, strategy=args.strategy):
+            print(frame)
+    return 0
+
+
 def _cmd_demo(args: argparse.Namespace) -> int:
     from .demo.run import run_demo
 
@@ -439,6 +453,18 @@ def build_parser() -> argparse.ArgumentParser:
         "--pad", action="store_true", help="images of different sizes: pad them to the largest"
     )
     p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("suggest", help="print the frames worth labeling next, best first")
+    _add_project_target(p)
+    p.add_argument("-n", type=int, default=20, help="how many frames (default 20)")
+    p.add_argument(
+        "--strategy",
+        choices=("combined", "confidence", "jumps", "diversity", "uniform"),
+        default="combined",
+        help="combined (default): low confidence and temporal jumps, spread over different "
+        "kinds of image; or one signal alone; uniform: evenly spaced",
+    )
+    p.set_defaults(func=_cmd_suggest)
 
     p = sub.add_parser("demo", help="run the demo on a synthetic video (no download)")
     p.add_argument("--out", default="demo-output", help="output folder (default demo-output)")

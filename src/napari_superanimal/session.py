@@ -425,6 +425,44 @@ class Session:
             "frames": len(self),
         }
 
+    # -- which frame next ----------------------------------------------------------------------
+    def all_predictions(self) -> np.ndarray:
+        """``(T, K, 3)`` x, y, score of the active model on every frame (NaN: not predicted).
+
+        A read-only view, so cheap on any length of video; it fills in as predictions arrive
+        (copy it to keep a snapshot)."""
+        with self._lock:
+            view = self._pred.view()
+        view.flags.writeable = False
+        return view
+
+    def thumbnails(self, n_samples: int = 500):
+        """Grayscale thumbnails of ``n_samples`` evenly spaced frames (for the diversity of
+        suggestions); read once per session, then cached."""
+        from .suggest import compute_thumbnails
+
+        cached = getattr(self, "_thumbnails", None)
+        if cached is None or cached[0] != n_samples:
+            cached = self._thumbnails = (n_samples, compute_thumbnails(self.frames, n_samples))
+        return cached[1]
+
+    def suggest(self, n: int = 20, strategy: str = "combined", thumbnails=None) -> list[int]:
+        """Up to ``n`` frames to label next, best first; never a labeled frame.
+
+        ``strategy``: ``combined`` (default), ``confidence``, ``jumps``, ``diversity`` or
+        ``uniform`` (see :func:`~napari_superanimal.suggest.suggest_frames`). ``diversity`` and
+        ``combined`` use :meth:`thumbnails` unless ``thumbnails`` is given (False: none).
+        Confidence and jumps only know the frames predicted so far: predict the whole video
+        first (``napari-superanimal predict``) for them to cover it.
+        """
+        from .suggest import suggest_frames
+
+        if thumbnails is None and strategy in ("combined", "diversity"):
+            thumbnails = self.thumbnails()
+        chosen = thumbnails or None
+        frames = suggest_frames(self.all_predictions(), self._sorted, n, strategy, chosen)
+        return [int(f) for f in frames]
+
     # -- export -----------------------------------------------------------------------------
     def export(
         self,

@@ -34,6 +34,7 @@ from ..session import Session
 from ..zoo import KEYPOINT_SETS
 from .overlay import KeypointsOverlay
 from .reader import VIDEO_KEY
+from .timeline import SuggestionTimeline
 from .training import TrainingPanel
 
 PREFETCH = 8  # frames after the one in view predicted in the background
@@ -48,6 +49,7 @@ SHORTCUTS = [
     ("Ctrl+Z / Ctrl+Shift+Z", "undo / redo"),
     ("Right / Left", "next / previous frame"),
     ("Shift+Right / Shift+Left", "next / previous labeled frame"),
+    ("N / Shift+N", "next / previous suggested frame (Suggestions dock)"),
     ("J", "jump to a frame (type it, Enter)"),
 ]
 
@@ -62,10 +64,12 @@ class LabelingWidget(QWidget):
         self.viewer = napari_viewer
         self.session: Session | None = None
         self.overlay: KeypointsOverlay | None = None
+        self.timeline: SuggestionTimeline | None = None  # the Suggestions dock
         self.video_layer = None
         self._owns_session = False  # opened from a layer here (closed here), or handed in
         self.worker = None
         self._wanted: int | None = None  # a frame to predict once the running worker is done
+        self._refresh: list[int] = []  # suggested frames to re-predict after a round, in order
         self._build_ui()
         self.viewer.dims.events.current_step.connect(self._on_step)
         self.viewer.layers.events.inserted.connect(self._on_layer_inserted)
@@ -154,6 +158,8 @@ class LabelingWidget(QWidget):
             "Left": lambda: self.go_to(self.frame - 1),
             "Shift-Right": self.next_labeled,
             "Shift-Left": self.previous_labeled,
+            "n": self.next_suggestion,
+            "Shift-n": self.previous_suggestion,
             "j": self.focus_frame_box,
         }
         for key, action in bindings.items():
@@ -185,11 +191,11 @@ class LabelingWidget(QWidget):
         cancel a training round, let a running prediction finish, drop the keypoints layer.
         Nothing is lost: every label is on disk already."""
         self.training.abort()
-        worker, self.worker, self._wanted = self.worker, None, None
+        worker, self.worker, self._wanted, self._refresh = self.worker, None, None, []
         if worker is not None:
             worker.returned.disconnect()
             worker.errored.disconnect()
-            QThreadPool.globalInstance().waitForDone(WAIT_MS)
+        QThreadPool.globalInstance().waitForDone(WAIT_MS)  # ours, and the dock's thumbnails
         if self.overlay is not None and self.overlay.layer in self.viewer.layers:
             self.viewer.layers.remove(self.overlay.layer)
         session, self.session, self.overlay, self.video_layer = self.session, None, None, None
@@ -216,6 +222,9 @@ class LabelingWidget(QWidget):
             video_layer = self.viewer.add_image(session.frames, **layer_kwargs(session.video))
             self.viewer.reset_view()
         self.video_layer = video_layer
+        if self.timeline is None:
+            self.timeline = SuggestionTimeline(self)
+            self.viewer.window.add_dock_widget(self.timeline, name="Suggestions", area="bottom")
         self.overlay = KeypointsOverlay(self.viewer, session, on_edit=self._after_edit)
         self.overlay.add_to(self.viewer)
         self.viewer.layers.selection.active = self.overlay.layer
@@ -289,6 +298,20 @@ class LabelingWidget(QWidget):
     def previous_labeled(self) -> None:
         target = self.session.previous_labeled(self.frame) if self.session else None
         if target is not None:
+            self.go_to(target)
+
+    def next_suggestion(self) -> None:
+        """Go to the next suggested frame in time (N); Shift+N goes back."""
+        self._go_to_suggestion(+1)
+
+    def previous_suggestion(self) -> None:
+        self._go_to_suggestion(-1)
+
+    def _go_to_suggestion(self, direction: int) -> None:
+        target = self.timeline.step(self.frame, direction) if self.timeline else None
+        if target is None:
+            show_info("no suggestions yet")
+        else:
             self.go_to(target)
 
     def focus_frame_box(self) -> None:
@@ -417,13 +440,15 @@ class LabelingWidget(QWidget):
         self._on_step()
 
     def model_round_done(self) -> None:
-        """A round made a new active model: show it, re-predict the frame in view at once
-        (then its neighbours), older predictions shown as stale meanwhile."""
+        """A round made a new active model: show it, re-predict the frame in view at once,
+        then its neighbours, then the suggested frames; older predictions show as stale
+        meanwhile."""
         version = self.session.model_version
         if self.model_combo.findText(version) < 0:
             self.model_combo.addItem(version)
         self.model_combo.setCurrentText(version)
         self._redraw()
+        self._refresh = list(self.timeline.suggestions) if self.timeline is not None else []
         if self.worker is not None:
             self._wanted = self.frame
         else:
@@ -461,10 +486,15 @@ class LabelingWidget(QWidget):
         wanted, self._wanted = self._wanted, None
         if wanted is not None and wanted != frames[0]:
             self.request_prediction(wanted)
+        while self.worker is None and self._refresh and self.session is not None:
+            frame = self._refresh.pop(0)  # stale suggested frames, one batch at a time
+            if not self.session.has_prediction(frame):
+                self.request_prediction(frame)
 
     def _prediction_failed(self, err: Exception) -> None:
         self.worker = None
         self._wanted = None
+        self._refresh = []
         show_error(str(err) if isinstance(err, SuperAnimalError) else f"prediction failed: {err!r}")
 
 

@@ -1,0 +1,215 @@
+"""The Suggestions dock: confidence over time, labeled frames and suggested frames; click to go.
+
+The plot shows the active model's mean keypoint likelihood on every predicted frame (the
+lowest per bin when the video has more frames than the plot has pixels, so dips stay
+visible), green ticks at labeled frames, orange triangles at the frames suggested by
+:meth:`~napari_superanimal.session.Session.suggest`, and a grey line at the frame in view.
+Clicking the plot jumps the viewer to that frame; ``N`` / ``Shift+N`` in the labeling widget
+visit the suggestions in time order (see :meth:`SuggestionTimeline.step`).
+
+It follows the widget's session by polling cheaply: a change of labeled frames or
+predictions recomputes the suggestions, and redraws are coalesced, never more than a few per
+second. Frame thumbnails for the diversity of suggestions are read once, in a worker thread.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from napari.qt.threading import create_worker
+from qtpy.QtCore import QTimer
+from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from ..suggest import STRATEGIES, frame_confidence
+
+REDRAW_MS = 300  # at most ~3 redraws a second, however fast frames change
+POLL_MS = 1000  # background predictions arrive without an event: look for them this often
+MAX_POINTS = 4000  # confidence points plotted (longer videos: the lowest of each bin)
+
+
+class SuggestionTimeline(QWidget):
+    """Dock widget for a :class:`~napari_superanimal._napari.widget.LabelingWidget`."""
+
+    def __init__(self, widget):
+        super().__init__()
+        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
+        from matplotlib.figure import Figure
+
+        self.widget = widget
+        self.figure = Figure(figsize=(6, 1.6), tight_layout=True)
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.axes = self.figure.add_subplot(111)
+        self.canvas.mpl_connect("button_press_event", self._on_click)
+        self.strategy_combo = QComboBox()
+        self.strategy_combo.addItems(STRATEGIES)
+        self.strategy_combo.currentTextChanged.connect(self._invalidate)
+        self.count_box = QSpinBox()
+        self.count_box.setRange(1, 1000)
+        self.count_box.setValue(20)
+        self.count_box.valueChanged.connect(self._invalidate)
+        self.status = QLabel("")
+        row = QHBoxLayout()
+        row.addWidget(QLabel("Suggest"))
+        row.addWidget(self.count_box)
+        row.addWidget(QLabel("frames by"))
+        row.addWidget(self.strategy_combo)
+        row.addWidget(self.status, stretch=1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(row)
+        layout.addWidget(self.canvas, stretch=1)
+
+        self.suggestions: list[int] = []  # best first
+        self.thumbnails = None
+        self.draws = 0  # how many full redraws (tests check the throttling)
+        self._session = None
+        self._signature = None
+        self._thumb_worker = None
+        self._cursor = None
+        self.timer = QTimer(self)
+        self.timer.setSingleShot(True)
+        self.timer.setInterval(REDRAW_MS)
+        self.timer.timeout.connect(self.refresh)
+        self.poll = QTimer(self)
+        self.poll.setInterval(POLL_MS)
+        self.poll.timeout.connect(self.schedule)
+        self.poll.start()
+        widget.viewer.dims.events.current_step.connect(self.schedule)
+        self.schedule()
+
+    # -- keeping up -------------------------------------------------------------------------
+    def schedule(self, event=None) -> None:
+        """Refresh soon; calls in between are merged into one."""
+        if not self.timer.isActive():
+            self.timer.start()
+
+    def _invalidate(self, *_) -> None:
+        self._signature = None
+        self.schedule()
+
+    def _signature_now(self, session) -> tuple:
+        pred = session.all_predictions()[:, :, 2]
+        finite = np.isfinite(pred)
+        labeled = session.labeled_frames()
+        return (
+            session.model_version,
+            int(np.count_nonzero(finite)),
+            float(np.sum(pred, where=finite)),
+            hash(tuple(labeled)),
+            self.thumbnails is not None,
+        )
+
+    def refresh(self) -> None:
+        """Recompute the suggestions if labels or predictions changed, and redraw."""
+        session = self.widget.session
+        if session is not self._session:
+            self._attach(session)
+        if session is None or session.closed:
+            return
+        signature = self._signature_now(session)
+        if signature != self._signature:
+            self._signature = signature
+            self._update_suggestions(session)
+            self._draw(session)
+        self._move_cursor()
+
+    def _attach(self, session) -> None:
+        self._session, self._signature, self.thumbnails = session, None, None
+        self.suggestions = []
+        if session is None:
+            self.axes.clear()
+            self.canvas.draw_idle()
+            return
+        self.status.setText("reading frame thumbnails...")
+        worker = create_worker(lambda: (session, session.thumbnails()), _start_thread=False)
+        # bound methods, not lambdas: Qt drops them if the dock is gone when the worker ends
+        worker.returned.connect(self._thumbnails_done)
+        worker.errored.connect(self._thumbnails_failed)
+        self._thumb_worker = worker
+        worker.start()
+
+    def _thumbnails_done(self, result) -> None:
+        self._thumb_worker = None
+        session, thumbnails = result
+        if session is self._session:  # not a session shown before
+            self.thumbnails = thumbnails
+            self.status.setText("")
+            self._invalidate()
+
+    def _thumbnails_failed(self, err: Exception) -> None:
+        self._thumb_worker = None
+        self.status.setText(f"no thumbnails (suggestions without diversity): {err}")
+
+    def _update_suggestions(self, session) -> None:
+        strategy = self.strategy_combo.currentText()
+        if strategy == "diversity" and self.thumbnails is None:
+            self.suggestions = []
+            return
+        try:
+            self.suggestions = session.suggest(
+                n=self.count_box.value(), strategy=strategy, thumbnails=self.thumbnails or False
+            )
+        except ValueError as err:  # confidence / jumps before any prediction
+            self.suggestions = []
+            self.status.setText(str(err))
+        else:
+            if self._thumb_worker is None:
+                self.status.setText(f"{len(self.suggestions)} suggested")
+
+    # -- drawing ----------------------------------------------------------------------------
+    def _draw(self, session) -> None:
+        ax = self.axes
+        ax.clear()
+        n = len(session)
+        x, conf = _binned_lowest(frame_confidence(session.all_predictions()))
+        ax.plot(x, conf, color="tab:blue", lw=0.8, marker=".", ms=2)
+        labeled = session.labeled_frames()
+        if labeled:
+            ax.vlines(labeled, 0, 0.08, color="tab:green", lw=1, label="labeled")
+        if self.suggestions:
+            ax.plot(self.suggestions, [1.03] * len(self.suggestions), "v", color="tab:orange",
+                    ms=6, label="suggested")  # fmt: skip
+        ax.set_xlim(-0.5, n - 0.5)
+        ax.set_ylim(0, 1.1)
+        ax.set_ylabel("confidence")
+        ax.set_xlabel("frame (click to go there)")
+        self._cursor = ax.axvline(self.widget.frame, color="0.4", lw=1)
+        self.draws += 1
+        self.canvas.draw_idle()
+
+    def _move_cursor(self) -> None:
+        if self._cursor is None:
+            return
+        frame = self.widget.frame
+        if self._cursor.get_xdata()[0] != frame:
+            self._cursor.set_xdata([frame, frame])
+            self.canvas.draw_idle()
+
+    def _on_click(self, event) -> None:
+        if event.inaxes is not self.axes or event.xdata is None or event.button != 1:
+            return
+        self.widget.go_to(int(round(event.xdata)))
+
+    # -- navigation -------------------------------------------------------------------------
+    def step(self, frame: int, direction: int) -> int | None:
+        """The suggested frame after (``direction`` +1) or before (-1) ``frame`` in time,
+        wrapping around the video; None if there are no suggestions."""
+        self.refresh()  # a frame labeled a moment ago is no longer suggested
+        ordered = sorted(self.suggestions)
+        if not ordered:
+            return None
+        if direction > 0:
+            later = [f for f in ordered if f > frame]
+            return later[0] if later else ordered[0]
+        earlier = [f for f in ordered if f < frame]
+        return earlier[-1] if earlier else ordered[-1]
+
+
+def _binned_lowest(confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(frames, confidence)`` to plot: all of them, or the lowest of each bin for long videos."""
+    n = len(confidence)
+    if n <= MAX_POINTS:
+        return np.arange(n), confidence
+    edges = np.linspace(0, n, MAX_POINTS + 1).astype(int)
+    filled = np.where(np.isnan(confidence), np.inf, confidence)
+    lowest = np.minimum.reduceat(filled, edges[:-1])
+    lowest[np.isinf(lowest)] = np.nan
+    return edges[:-1], lowest
