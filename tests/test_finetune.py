@@ -225,3 +225,28 @@ def test_quickstart_notebook_runs_headless():
         for o in cell.get("outputs", [])
     )
     assert "median error" in outputs and "light_resnet18-r1" in outputs
+
+
+def test_a_model_trained_on_shrunk_frames_predicts_in_frame_pixels(tmp_path):
+    """``input_scale`` 0.5: the network trains and predicts on halved frames, the user sees
+    keypoints in the video's own pixels, and the reloaded version keeps its scale."""
+    path, truth = make_mouse_video(tmp_path / "big.mp4", n_frames=120, size=(256, 320), seed=1)
+    with Session.open(open_video(path, convert=False), keypoints=KEYPOINTS) as session:
+        label_frames(session, truth)
+        result = session.finetune(**ROUND, input_scale=0.5)
+        assert result.info["input_scale"] == 0.5
+        err = errors(session, truth, UNSEEN)
+        # 5 px at the network's resolution is 10 px here; a missed mapping back is ~100 px off
+        assert np.median(err) < 10.0, f"median error on unseen frames {np.median(err):.1f} px"
+        reloaded = session.project.load_model_version(result.version)
+        assert reloaded.input_scale == 0.5
+        frame = session.read_frame(UNSEEN[0])
+        np.testing.assert_allclose(reloaded.predict(frame), session.model.predict(frame), atol=1e-4)
+
+
+def test_a_new_network_on_large_frames_shrinks_them_by_default():
+    from napari_superanimal.train.finetune import AUTO_MAX_SIDE, auto_input_scale
+
+    assert auto_input_scale(128, 160) == 1.0  # small frames are seen as they are
+    assert auto_input_scale(747, 832) == AUTO_MAX_SIDE / 832
+    assert auto_input_scale(480, 640) * 640 == pytest.approx(AUTO_MAX_SIDE)

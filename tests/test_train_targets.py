@@ -56,3 +56,17 @@ def test_the_learning_rate_warms_up_then_anneals_over_steps_or_time():
     assert _one_cycle(lr, 3.0) == _one_cycle(lr, 1.0)  # past the time budget: stays annealed
     values = [_one_cycle(lr, t)[0] for t in np.linspace(0.15, 1, 20)]
     assert all(a > b for a, b in zip(values, values[1:], strict=False))
+
+
+def test_resized_frames_and_keypoints_stay_on_the_same_spot():
+    from napari_superanimal.model.preprocess import frame_to_input, input_to_frame, rescale_frames
+
+    frame = np.zeros((1, 301, 417, 3), np.uint8)
+    frame[0, 200:204, 120:124] = 255  # a 4x4 spot centred at x 121.5, y 201.5
+    small = rescale_frames(frame, 0.5)[0, ..., 0].astype(float)
+    assert small.shape == (150, 208)
+    ys, xs = np.mgrid[: small.shape[0], : small.shape[1]]
+    seen = np.array([(xs * small).sum() / small.sum(), (ys * small).sum() / small.sum()])
+    mapped = frame_to_input(np.array([121.5, 201.5]), (301, 417), 0.5)
+    np.testing.assert_allclose(mapped, seen, atol=0.05)
+    np.testing.assert_allclose(input_to_frame(mapped, (301, 417), 0.5), [121.5, 201.5])

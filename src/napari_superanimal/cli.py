@@ -217,6 +217,7 @@ def _cmd_train(args: argparse.Namespace) -> int:
                 lr=args.lr,
                 batch_size=args.batch_size,
                 arch=args.arch,
+                input_scale=args.input_scale,
                 seed=args.seed,
                 callback=lambda p: bar.update(p.step - bar.n),
             )
@@ -418,6 +419,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--minutes", type=float, help="stop after this many minutes")
     p.add_argument("--lr", type=float, default=1e-3)
     p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument(
+        "--input-scale", type=float,
+        help="resize frames by this before the network (default: the model's; for a new one, "
+        "a longer side of at most 448 px)",
+    )  # fmt: skip
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(func=_cmd_train)

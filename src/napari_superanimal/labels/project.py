@@ -212,7 +212,8 @@ class Project:
             raise ProjectError(f"{self.folder}: model version {version!r} has no weights here")
         network = build_network(info["arch"], len(info["keypoints"]))
         load_snapshot(self.folder / info["snapshot"], network)
-        return PoseEstimator(network, info["keypoints"], device=device, name=version)
+        scale = info.get("input_scale", 1.0)
+        return PoseEstimator(network, info["keypoints"], device, version, input_scale=scale)
 
     # -- predictions ------------------------------------------------------------------------
     def _predictions_group(self, mode: str = "a") -> zarr.Group:

@@ -27,7 +27,13 @@ from .boxes import BoxSource, RoiBoxes
 from .checkpoint import load_snapshot
 from .decode import decode_heatmaps
 from .networks import PoseModel, build_network
-from .preprocess import crop_with_context, normalize, pad_to_multiple
+from .preprocess import (
+    crop_with_context,
+    input_to_frame,
+    normalize,
+    pad_to_multiple,
+    rescale_frames,
+)
 
 TOP_DOWN_SIZE = (256, 256)
 
@@ -50,7 +56,10 @@ class PoseEstimator:
         name: str = "",
         weights: str | os.PathLike | None = None,
         optimize: bool = False,
+        input_scale: float = 1.0,
     ):
+        if not 0 < input_scale <= 4:
+            raise ValueError(f"input_scale must be in (0, 4], got {input_scale}")
         self.keypoints = tuple(keypoints)
         if len(self.keypoints) != network.num_keypoints:
             raise ValueError(
@@ -62,6 +71,7 @@ class PoseEstimator:
         self.name = name or network.arch.name
         self.weights = Path(weights) if weights is not None else None
         self.optimize = optimize
+        self.input_scale = float(input_scale)
         self._fast: torch.nn.Module | None = None
 
     def weights_changed(self) -> None:
@@ -114,7 +124,8 @@ class PoseEstimator:
     ) -> np.ndarray:
         """Keypoints ``(N, K, 3)`` (x, y, score) in frame pixels for ``(N, H, W, 3)`` frames.
 
-        Without ``boxes`` the network sees each whole frame (mirror-padded to a multiple of 32);
+        Without ``boxes`` the network sees each whole frame (resized by ``input_scale``,
+        mirror-padded to a multiple of 32);
         with ``boxes`` (``(N, 4)`` x, y, w, h, one per frame) it sees a 256x256 crop with context.
         A frame whose box is NaN gets NaN keypoints with score 0.
         """
@@ -142,7 +153,12 @@ class PoseEstimator:
         return out
 
     def _predict_full(self, frames: np.ndarray, subpixel: bool) -> np.ndarray:
-        return self._keypoints(normalize(pad_to_multiple(frames, 32)), subpixel)
+        # ``input_scale``: the network was trained on frames resized by it (a light network
+        # trained from scratch on large frames sees more of the animal per pixel of its input)
+        scale = self.input_scale
+        seen = rescale_frames(frames, scale)
+        out = self._keypoints(normalize(pad_to_multiple(seen, 32)), subpixel)
+        return input_to_frame(out, frames.shape[1:3], scale)
 
     def _predict_crops(self, frames: np.ndarray, boxes: np.ndarray, subpixel: bool) -> np.ndarray:
         out = np.full((len(frames), len(self.keypoints), 3), np.nan, np.float32)

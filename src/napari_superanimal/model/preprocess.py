@@ -113,3 +113,42 @@ def crop_with_context(
         offset_x=float(x1), offset_y=float(y1), scale_x=(x2 - x1) / out_w, scale_y=(y2 - y1) / out_h
     )
     return crop, transform
+
+
+def scaled_size(height: int, width: int, scale: float) -> tuple[int, int]:
+    """The ``(height, width)`` a frame has once resized by ``scale`` (at least 1 px)."""
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def rescale_frames(frames: np.ndarray, scale: float) -> np.ndarray:
+    """Resize ``(N, H, W, 3)`` uint8 frames by ``scale`` (OpenCV's area filter: shrinking
+    averages pixels instead of skipping them). Training and inference both use this, so a
+    model sees the same pixels in both."""
+    if scale == 1:
+        return frames
+    h, w = scaled_size(*frames.shape[1:3], scale)
+    return np.stack([cv2.resize(f, (w, h), interpolation=cv2.INTER_AREA) for f in frames])
+
+
+def frame_to_input(xy: np.ndarray, frame_size: tuple[int, int], scale: float) -> np.ndarray:
+    """Frame pixels -> pixels of the frame resized by ``scale`` (``(..., 2+)`` x, y first).
+
+    Pixel centres map onto pixel centres, with each axis's exact ratio of sizes."""
+    if scale == 1:
+        return xy
+    (h, w), (sh, sw) = frame_size, scaled_size(*frame_size, scale)
+    out = np.array(xy, dtype=np.float64, copy=True)
+    out[..., 0] = (out[..., 0] + 0.5) * (sw / w) - 0.5
+    out[..., 1] = (out[..., 1] + 0.5) * (sh / h) - 0.5
+    return out
+
+
+def input_to_frame(xy: np.ndarray, frame_size: tuple[int, int], scale: float) -> np.ndarray:
+    """The inverse of :func:`frame_to_input` (scores, if any, unchanged)."""
+    if scale == 1:
+        return xy
+    (h, w), (sh, sw) = frame_size, scaled_size(*frame_size, scale)
+    out = np.array(xy, dtype=np.float64, copy=True)
+    out[..., 0] = (out[..., 0] + 0.5) * (w / sw) - 0.5
+    out[..., 1] = (out[..., 1] + 0.5) * (h / sh) - 0.5
+    return out
