@@ -4,7 +4,7 @@ Subcommands: ``open`` (a video in napari), ``ingest`` (convert to a frame store)
 (keypoints on every frame, whole frames or top-down crops, as a DeepLabCut ``.h5``),
 ``train`` (one fine-tuning round), ``export`` (a DLC ``.h5``, a DLC project, SLEAP ``.slp`` or
 COCO JSON), ``import`` (labels from DLC, SLEAP or COCO), ``suggest`` (frames to label
-next), ``demo``, ``register-reader``.
+next), ``adapt`` (video adaptation, no labels), ``demo``, ``register-reader``.
 Bad input ends with a one-line reason on stderr and exit status 1.
 
 Example::
@@ -227,6 +227,33 @@ def _cmd_train(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_adapt(args: argparse.Namespace) -> int:
+    """Unsupervised video adaptation: the code behind the widget's "Adapt to video" button."""
+    from .metrics.jitter import describe
+
+    with _session_for(args.target, args.video, args.project) as session:
+        if args.model:
+            session.use_model(args.model)
+        if session.model is None:
+            raise ValueError(f"{session.video.name}: no model to adapt: train or predict first")
+        bar = frame_bar(0, f"adapt {session.video.name}", args.quiet)
+        bar.unit = "step"
+
+        def on_step(p):
+            bar.total = p.steps
+            bar.update(p.step - bar.n)
+
+        with bar:
+            result = session.adapt(
+                pseudo_threshold=args.pseudo_threshold, every=args.every, epochs=args.epochs,
+                steps=args.steps, time_budget=args.minutes * 60 if args.minutes else None,
+                lr=args.lr, seed=args.seed, callback=on_step,
+            )  # fmt: skip
+    jitter = result.info.get("jitter") or {}
+    print(f"{result.version} (adapted): {describe(jitter.get('before'), jitter.get('after'))}")
+    return 0
+
+
 def _session_for(target: str, video_name: str | None = None, project: str | None = None):
     """A Session on a video (project beside it, or ``project``) or on a project folder's video."""
     import json
@@ -262,8 +289,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
             "coco": folder / "coco" / f"{stem}.json",
         }[args.format]
         out = args.out or default
+        smooth = {} if args.smooth is None else {"smooth": args.smooth, "window": args.window}
         print(session.export(out, with_labels=not args.predictions_only, format=args.format,
-                             scorer=args.scorer))  # fmt: skip
+                             scorer=args.scorer, **smooth))  # fmt: skip
     return 0
 
 
@@ -444,7 +472,33 @@ def build_parser() -> argparse.ArgumentParser:
         "DeepLabCut project folder with CollectedData and PNGs), slp (SLEAP), coco (COCO JSON)",
     )
     p.add_argument("--scorer", help="DeepLabCut scorer name for dlc-project")
+    p.add_argument(
+        "--smooth",
+        choices=("median", "savgol"),
+        help="smooth confident predictions over time (dlc-h5; recorded in the file's "
+        "'napari_superanimal' HDF5 attribute); default: off",
+    )
+    p.add_argument("--window", type=int, default=5, help="smoothing window in frames (odd, 5)")
     p.set_defaults(func=_cmd_export)
+
+    p = sub.add_parser(
+        "adapt",
+        help="adapt the model to a video without labels (SuperAnimal video adaptation)",
+    )
+    _add_project_target(p)
+    p.add_argument("--model", help="start from this model version (default: the active one)")
+    p.add_argument("--pseudo-threshold", type=float, default=0.1,
+                   help="keep keypoints scoring at least this (DeepLabCut: 0.1)")  # fmt: skip
+    p.add_argument("--every", type=int, default=10,
+                   help="pseudo-label every N-th frame (DeepLabCut: 10)")  # fmt: skip
+    p.add_argument("--epochs", type=float, default=4,
+                   help="passes over the pseudo-labeled frames (DeepLabCut: 4)")  # fmt: skip
+    p.add_argument("--steps", type=int, help="training steps (default: from --epochs)")
+    p.add_argument("--minutes", type=float, help="stop after this many minutes")
+    p.add_argument("--lr", type=float, default=5e-4)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.set_defaults(func=_cmd_adapt)
 
     p = sub.add_parser(
         "import",

@@ -281,6 +281,18 @@ class Session:
         curve, held-out error before and after, the labels used)."""
         return {v: dict(info) for v, info in self.project.meta["models"].items()}
 
+    def adapt(self, **settings):
+        """Adapt the model to this video without labels (see :func:`~napari_superanimal.train.
+        adapt.adapt`): confident predictions on sampled frames become pseudo-labels for a short
+        round; the new version (``"adapted": true`` in its info) becomes the active model and
+        its result is returned (None if cancelled)."""
+        from .train.adapt import adapt
+
+        result = adapt(self, **settings)
+        if result is not None:
+            self.use_model(result.estimator)
+        return result
+
     def finetune(self, **settings):
         """Train one round on this session's labels (see :func:`~napari_superanimal.train.
         finetune.finetune` for the settings); the new version becomes the active model and its
@@ -470,6 +482,8 @@ class Session:
         with_labels: bool = True,
         format: str = "dlc-h5",
         scorer: str | None = None,
+        smooth: str | None = None,
+        window: int = 5,
     ) -> Path:
         """Write the active model's predictions as a DeepLabCut ``.h5`` (``movement`` and DLC
         read it); by default the user's labeled and accepted points replace the predictions
@@ -478,7 +492,14 @@ class Session:
         Other formats: ``"dlc-project"`` (``path`` is a DeepLabCut project folder: config,
         CollectedData and the labeled frames as PNGs), ``"slp"`` (labels and predictions for
         SLEAP), ``"coco"`` (labels as COCO keypoints JSON, frames as PNGs beside it); see
-        :func:`~napari_superanimal.labels.io.transfer.export_session` and docs/formats.md."""
+        :func:`~napari_superanimal.labels.io.transfer.export_session` and docs/formats.md.
+
+        ``smooth`` (``"median"`` or ``"savgol"``, off by default) filters the confident
+        predictions over ``window`` frames before the labels go in (labels are never changed;
+        see :mod:`~napari_superanimal.labels.smooth`); the ``.h5`` then records it in the HDF5
+        attribute ``napari_superanimal`` of its table (``read_export_metadata`` reads it)."""
+        if smooth is not None and format != "dlc-h5":
+            raise SessionError(f"smoothing applies to dlc-h5 exports, not {format}")
         if format != "dlc-h5":
             from .labels.io.transfer import export_session
 
@@ -487,6 +508,12 @@ class Session:
 
         with self._lock:
             poses = self._pred.copy()
+        metadata = None
+        if smooth is not None:
+            from .labels.smooth import smooth_poses, smoothing_record
+
+            poses = smooth_poses(poses, smooth, window).astype(poses.dtype)
+            metadata = {"smoothing": smoothing_record(smooth, window)}
         if with_labels:
             for frame in self._sorted:
                 for name, p in self.labels(frame).items():
@@ -496,7 +523,7 @@ class Session:
                     else:
                         poses[frame, i] = (p.x, p.y, 1.0)
         scorer = self.model_version or "napari-superanimal"
-        return save_predictions_h5(path, poses, self.keypoints, scorer=scorer)
+        return save_predictions_h5(path, poses, self.keypoints, scorer=scorer, metadata=metadata)
 
     # -- import -----------------------------------------------------------------------------
     def import_labels(self, path: str | os.PathLike) -> int:

@@ -5,6 +5,8 @@ Fine-tune runs one round (:func:`~napari_superanimal.train.finetune.finetune`, t
 progress bar, ETA, a loss plot docked at the bottom, Stop (keep the best model so far) and
 Cancel (discard). The user can keep labeling meanwhile; new labels go into the next round.
 When the round ends its model becomes the active one and the frame in view is re-predicted.
+"Adapt to video" runs :func:`~napari_superanimal.train.adapt.adapt` the same way (pseudo-labels
+from the model's own confident keypoints); the status shows the jitter before and after.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ from qtpy.QtWidgets import (
 )
 
 from ..errors import SuperAnimalError
+from ..metrics.jitter import describe
+from ..train.adapt import adapt
 from ..train.finetune import Control, Progress, finetune
 
 
@@ -101,10 +105,17 @@ class TrainingPanel(QGroupBox):
         self.stop_button = QPushButton("Stop")
         self.cancel_button = QPushButton("Cancel")
         self.start_button.clicked.connect(self.start)
+        # "Adapt to video": the same round on the model's own confident keypoints (no labels)
+        self.adapt_button = QPushButton("Adapt to video")
+        self.adapt_button.setToolTip(
+            "SuperAnimal video adaptation: confident predictions on every 10th frame become "
+            "pseudo-labels for a short round (your labels always win)"
+        )
+        self.adapt_button.clicked.connect(lambda: self.start(adapt_round=True))
         self.stop_button.clicked.connect(self.stop)
         self.cancel_button.clicked.connect(self.cancel)
         buttons = QHBoxLayout()
-        for b in (self.start_button, self.stop_button, self.cancel_button):
+        for b in (self.start_button, self.adapt_button, self.stop_button, self.cancel_button):
             buttons.addWidget(b)
         self.status = QLabel("")
         self.status.setWordWrap(True)
@@ -123,12 +134,16 @@ class TrainingPanel(QGroupBox):
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
+        self.adapt_button.setEnabled(not running)
         self.stop_button.setEnabled(running)
         self.cancel_button.setEnabled(running)
 
-    def start(self) -> None:
+    def start(self, adapt_round: bool = False) -> None:
         session = self.widget.session
         if session is None or self.running:
+            return
+        if adapt_round and session.model is None:
+            self.status.setText("adaptation starts from a model: fine-tune or load one first")
             return
         if self.plot is None:
             self.plot = LossPlot()
@@ -146,9 +161,13 @@ class TrainingPanel(QGroupBox):
             "control": self.control,
             "callback": self._on_progress,
         }
-        self.bar = progress(total=steps, desc="Fine-tuning")
+        run = finetune
+        if adapt_round:  # steps follow DeepLabCut's 4 epochs over the pseudo-labeled frames
+            run, steps = adapt, 1
+            settings = {k: v for k, v in settings.items() if k not in ("steps", "lr")}
+        self.bar = progress(total=steps, desc="Adapting" if adapt_round else "Fine-tuning")
         self.status.setText("training... (you can keep labeling)")
-        self.worker = create_worker(finetune, session, _start_thread=False, **settings)
+        self.worker = create_worker(run, session, _start_thread=False, **settings)
         self.worker.returned.connect(self._done)
         self.worker.errored.connect(self._failed)
         self._set_running(True)
@@ -191,6 +210,8 @@ class TrainingPanel(QGroupBox):
         self.status.setText(f"step {p.step}/{p.steps} · loss {p.loss:.5f} · ETA {eta}")
         self.plot.draw()
         if self.bar is not None:
+            if self.bar.total != p.steps:
+                self.bar.total = p.steps  # an adaptation round knows its steps once it starts
             # last: napari's progress bar processes Qt events, so the round may end in here
             self.bar.update(p.step - self.bar.n)
 
@@ -217,9 +238,10 @@ class TrainingPanel(QGroupBox):
         b, a = result.heldout_before, result.heldout_after
         self.status.setText(
             f"{result.version} ({result.info['ended_by']}, {result.info['steps']} steps): "
-            f"held-out error {_err(b)} -> {_err(a)}"
+            f"held-out error {_err(b)} -> {_err(a)}" + _jitter(result.info.get("jitter"))
         )
-        show_info(f"fine-tuned: {result.version} is now the active model")
+        kind = "adapted" if result.info.get("adapted") else "fine-tuned"
+        show_info(f"{kind}: {result.version} is now the active model")
         self.widget.model_round_done()
 
     def _failed(self, err: Exception) -> None:
@@ -227,6 +249,13 @@ class TrainingPanel(QGroupBox):
         message = str(err) if isinstance(err, SuperAnimalError) else f"fine-tuning failed: {err!r}"
         self.status.setText(message)
         show_error(message)
+
+
+def _jitter(report: dict | None) -> str:
+    """The round's jitter before -> after (see :mod:`...metrics.jitter`), for the status."""
+    if not report:
+        return ""
+    return "; " + describe(report.get("before"), report.get("after"))
 
 
 def _err(h: dict) -> str:

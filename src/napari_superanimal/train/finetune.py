@@ -27,6 +27,7 @@ import numpy as np
 import torch
 
 from ..errors import SuperAnimalError
+from ..metrics.jitter import JITTER_FRAMES, clip_frames, compare, jitter_metrics
 from ..model.inference import PoseEstimator
 from ..model.networks import build_network
 from ..model.preprocess import frame_to_input, normalize, rescale_frames, scaled_size
@@ -148,7 +149,7 @@ def _extent(samples, height: int, width: int) -> float:
     """Median extent (px) of the labeled keypoints on a frame: the animal's size."""
     extents = []
     for s in samples:
-        pts = s.keypoints[s.labeled]
+        pts = s.keypoints[s.labeled if s.labeled.any() else s.visible]  # pseudo-labels: visible
         if len(pts) >= 2:
             extents.append(float(np.ptp(pts, axis=0).max()))
     return float(np.median(extents)) if extents else max(height, width) / 2
@@ -187,6 +188,40 @@ def _cosine(a: float, b: float, t: float) -> float:
     return b + (a - b) * (1 + np.cos(np.pi * t)) / 2
 
 
+def _jitter_poses(session, estimator: PoseEstimator, frames: list[int]) -> np.ndarray | None:
+    """``estimator``'s poses on ``frames`` for the jitter metrics (the session's model: its
+    stored predictions, predicting only the missing ones)."""
+    if not frames:
+        return None
+    if estimator is session.model:
+        session.predict(frames=frames, skip_done=True)
+        return np.stack([session.prediction(f) for f in frames])
+    return estimator.predict_video(session.video, frames)
+
+
+def _jitter_info(session, before, trial: PoseEstimator, frames: list[int]) -> dict:
+    """``{"jitter": {"before", "after", "frames"}}`` (see :mod:`..metrics.jitter`), or nothing."""
+    if not frames:
+        return {}
+    after = _jitter_poses(session, trial, frames)
+    if before is None:  # a network trained from scratch had no "before" worth measuring
+        report = {"before": None, "after": jitter_metrics(after, session.keypoints, frames)}
+    else:
+        report = compare(before, after, session.keypoints, frames)
+    return {"jitter": {**report, "clips": {session.video_key: _runs(frames)}}}
+
+
+def _runs(frames: list[int]) -> list[list[int]]:
+    """Sorted frames as ``[first, last]`` runs of consecutive ones."""
+    runs: list[list[int]] = []
+    for f in frames:
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    return runs
+
+
 def _freeze_batchnorm(network: torch.nn.Module) -> None:
     for m in network.modules():
         if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
@@ -214,6 +249,9 @@ def finetune(
     augmentation: AugmentSettings | None = None,
     callback: Callable[[Progress], None] | None = None,
     control: Control | None = None,
+    jitter_frames: int = JITTER_FRAMES,
+    extra_samples: list[Sample] | None = None,
+    extra_info: dict | None = None,
 ) -> RoundResult | None:
     """Train one round on ``session``'s labels; returns the new version (None if cancelled).
 
@@ -221,6 +259,10 @@ def finetune(
     session has none. ``input_scale`` resizes frames before the network (default: the base
     model's; for a new network, :func:`auto_input_scale`). ``steps`` or ``time_budget``
     (seconds), whichever ends first.
+    ``jitter_frames`` consecutive frames (in clips; 0: none) are predicted before and after
+    for the jitter metrics in the version's info. ``extra_samples`` (pseudo-labels, see
+    :mod:`.adapt`) train alongside the labeled frames but are never held out; ``extra_info``
+    goes into the version's info.
     """
     control = control or Control()
     rng = np.random.default_rng(seed)
@@ -241,21 +283,22 @@ def finetune(
         session.predict(frames=session.labeled_frames(), skip_done=True)
     samples = training_samples(session, frames, replay and base_version is not None,
                                replay_threshold)  # fmt: skip
-    if len(samples) < 2:
+    pseudo = list(extra_samples or [])
+    if len(samples) + len(pseudo) < 2:
         raise TrainingError(
             f"{len(samples)} labeled frame(s): label or accept points on at least 2 frames first"
         )
     order = rng.permutation(len(samples))
     n_hold = int(round(holdout * len(samples))) if len(samples) >= 5 else 0
     held = [samples[i] for i in order[:n_hold]]
-    train = [samples[i] for i in order[n_hold:]]
-    pixels = {s.frame: session.read_frame(s.frame) for s in samples}
+    train = [samples[i] for i in order[n_hold:]] + pseudo
+    pixels = {s.frame: session.read_frame(s.frame) for s in samples + pseudo}
     # the network trains on frames resized by ``scale``, in their pixels; errors stay in the
     # frame's own pixels (the estimator maps its predictions back)
     seen = {f: rescale_frames(p[None], scale)[0] for f, p in pixels.items()}
     train_in = [_to_input(s, (height, width), scale) for s in train]
     pck_px = max(2.0, 0.02 * max(height, width))
-    extent = _extent(samples, height, width) * scale
+    extent = _extent(samples + pseudo, height, width) * scale
     height, width = scaled_size(height, width, scale)
     size = crop_size or _crop_size(extent, height, width)
     spread = extent > 0.8 * size  # crops around the centre would cut keypoints off
@@ -266,6 +309,8 @@ def finetune(
     network = copy.deepcopy(base.network).to(base.device)
     stride = network.stride
     before = heldout_error(base, pixels, held, pck_px)
+    jitter_at = clip_frames(len(session), jitter_frames) if jitter_frames else []
+    jitter_before = _jitter_poses(session, base, jitter_at) if base_version else None
     optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=lr)
     trial = PoseEstimator(network, session.keypoints, device=base.device, input_scale=scale)
     best_state, best_score, since_best = None, np.inf, 0
@@ -356,12 +401,14 @@ def finetune(
         "batchnorm_frozen": pretrained,
         "replay": bool(replay and base_version is not None),
         "replay_threshold": replay_threshold,
-        "train_frames": {session.video_key: sorted(s.frame for s in train)},
+        "train_frames": {session.video_key: sorted(s.frame for s in train if s.labeled.any())},
         "heldout_frames": {session.video_key: sorted(s.frame for s in held)},
         "loss_curve": losses,
         "heldout_curve": evals,
         "heldout_before": before,
         "heldout_after": after,
+        **_jitter_info(session, jitter_before, trial, jitter_at),
+        **(extra_info or {}),
     }
     version = session.project.next_model_version(network.arch.name)
     session.project.save_model_version(version, network, info)

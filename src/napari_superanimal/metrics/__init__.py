@@ -1,0 +1,1 @@
+"""Measures of prediction quality that need no labels (jitter, consistency)."""
