@@ -1,10 +1,10 @@
 """The reaching benchmark's data and fixed split, shared by our runs and DeepLabCut's baseline.
 
-``../shared/data/reaching/``: a DeepLabCut project with 55 labeled 832x747 frames (PNG files, no
-video) and 5 bodyparts. The split is a seeded permutation of the frames sorted by file name; the
-last 20 of it are held out, training uses the first ``n``. Errors are over the (frame, keypoint)
-pairs the human labeled on held-out frames. Needs only numpy and pandas (DeepLabCut's venv runs
-it too).
+``../shared/data/reaching/``: a DeepLabCut project with 55 labeled frames (PNG files, 40 of
+832x747 and 15 of 640x470; no video) and 5 bodyparts. The split is a seeded permutation of the
+frames sorted by file name; the last 20 of it are held out, training uses the first ``n``.
+Errors are over the (frame, keypoint) pairs the human labeled on held-out frames. Needs only
+numpy and pandas (DeepLabCut's venv runs it too).
 """
 
 from __future__ import annotations
