@@ -215,7 +215,9 @@ def test_frame_keys_step_jump_and_find_labeled_frames(widget, session, qtbot):
     assert widget.frame == 120
 
 
-def test_predictions_come_from_a_background_worker(make_napari_viewer, video_copy, qtbot):
+@pytest.fixture()
+def predicting(make_napari_viewer, video_copy):
+    """A widget on a session with an untrained light model, frame 30 just put in view."""
     import torch
 
     from napari_superanimal.model.inference import PoseEstimator
@@ -227,17 +229,20 @@ def test_predictions_come_from_a_background_worker(make_napari_viewer, video_cop
         viewer = make_napari_viewer()
         widget = session.show(viewer)
         viewer.dims.set_current_step(0, 30)
-        assert widget.worker is not None  # the GUI thread did not run the model
-        qtbot.waitUntil(
-            lambda: session.has_prediction(30) and widget.worker is None, timeout=60_000
-        )
-        qtbot.waitUntil(lambda: len(widget.overlay.layer.data) == 4, timeout=10_000)
-        expect = model.predict(session.read_frame(30))
-        np.testing.assert_allclose(widget.overlay.layer.data[:, ::-1], expect[:, :2], atol=1e-3)
-        # frames after the one in view were prefetched, and they persist in the project
-        assert all(session.has_prediction(f) for f in range(30, 39))
-        stored = session.project.frame_predictions(session.video_key, 35, model.name)
-        np.testing.assert_allclose(stored, session.prediction(35))
+        yield session, widget, model
+
+
+def test_predictions_come_from_a_background_worker(predicting, qtbot):
+    session, widget, model = predicting
+    assert widget.worker is not None  # the GUI thread did not run the model
+    qtbot.waitUntil(lambda: session.has_prediction(30) and widget.worker is None, timeout=60_000)
+    qtbot.waitUntil(lambda: len(widget.overlay.layer.data) == 4, timeout=10_000)
+    expect = model.predict(session.read_frame(30))
+    np.testing.assert_allclose(widget.overlay.layer.data[:, ::-1], expect[:, :2], atol=1e-3)
+    # frames after the one in view were prefetched, and they persist in the project
+    assert all(session.has_prediction(f) for f in range(30, 39))
+    stored = session.project.frame_predictions(session.video_key, 35, model.name)
+    np.testing.assert_allclose(stored, session.prediction(35))
 
 
 def test_opening_a_video_docks_the_widget_and_creates_its_project(
@@ -423,28 +428,17 @@ def test_a_layer_with_more_dimensions_does_not_move_the_frame_axis(widget, sessi
     )
 
 
-def test_removing_the_video_while_a_prediction_runs_detaches_cleanly(
-    make_napari_viewer, video_copy, qtbot
-):
-    import torch
-
-    from napari_superanimal.model.inference import PoseEstimator
-    from napari_superanimal.model.networks import build_network
-
-    torch.manual_seed(0)
-    model = PoseEstimator(build_network("light_resnet18", 4), KEYPOINTS, device="cpu")
-    with Session.open(open_video(video_copy, convert=False), model=model) as session:
-        viewer = make_napari_viewer()
-        widget = session.show(viewer)
-        viewer.dims.set_current_step(0, 30)
-        assert widget.worker is not None
-        viewer.layers.clear()  # what closing the viewer does first
-        # the running worker finished (its frames are all stored, none half-written), nothing
-        # new was started (not frame 30, which waited, nor a frame read off another axis)
-        assert widget.worker is None and widget.session is None
-        predicted = [f for f in range(len(session)) if session.has_prediction(f)]
-        assert len(predicted) == PREFETCH + 1
-        assert predicted == list(range(predicted[0], predicted[0] + PREFETCH + 1))
-        assert 30 not in predicted
-        viewer.dims.set_current_step(0, 5)  # a stray step after detaching does nothing
-        assert widget.worker is None
+def test_removing_the_video_while_a_prediction_runs_detaches_cleanly(predicting):
+    session, widget, _ = predicting
+    viewer = widget.viewer
+    assert widget.worker is not None
+    viewer.layers.clear()  # what closing the viewer does first
+    # the running worker finished (its frames are all stored, none half-written), nothing
+    # new was started (not frame 30, which waited, nor a frame read off another axis)
+    assert widget.worker is None and widget.session is None
+    predicted = [f for f in range(len(session)) if session.has_prediction(f)]
+    assert len(predicted) == PREFETCH + 1
+    assert predicted == list(range(predicted[0], predicted[0] + PREFETCH + 1))
+    assert 30 not in predicted
+    viewer.dims.set_current_step(0, 5)  # a stray step after detaching does nothing
+    assert widget.worker is None
