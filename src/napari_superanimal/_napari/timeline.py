@@ -24,6 +24,7 @@ from ..suggest import STRATEGIES, frame_confidence
 REDRAW_MS = 300  # at most ~3 redraws a second, however fast frames change
 POLL_MS = 1000  # background predictions arrive without an event: look for them this often
 MAX_POINTS = 4000  # confidence points plotted (longer videos: the lowest of each bin)
+PLOT_MIN_HEIGHT = 120  # px: the confidence plot stays readable in the bottom dock
 
 
 class SuggestionTimeline(QWidget):
@@ -37,6 +38,7 @@ class SuggestionTimeline(QWidget):
         self.widget = widget
         self.figure = Figure(figsize=(6, 1.6), tight_layout=True)
         self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas.setMinimumHeight(PLOT_MIN_HEIGHT)  # a bottom dock is squeezed to a sliver
         self.axes = self.figure.add_subplot(111)
         self.canvas.mpl_connect("button_press_event", self._on_click)
         self.strategy_combo = QComboBox()
