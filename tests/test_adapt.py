@@ -19,9 +19,9 @@ from napari_superanimal import open_video
 from napari_superanimal.demo.mouse import KEYPOINTS, make_mouse_video
 from napari_superanimal.metrics.jitter import compare
 from napari_superanimal.session import Session
-from napari_superanimal.train import adapt as adapt_module
-from napari_superanimal.train.adapt import adapt, pseudo_samples
-from napari_superanimal.train.finetune import Control, TrainingError, training_samples
+from napari_superanimal.train.adapt import adapt, adaptation_job
+from napari_superanimal.train.finetune import Control, TrainingError
+from napari_superanimal.train.samples import pseudo_samples, snapshot_labels, training_samples
 
 pytestmark = pytest.mark.slow
 LABELED = list(range(0, 120, 12))
@@ -77,7 +77,7 @@ def test_adaptation_lowers_jitter_without_losing_much_accuracy(base, mouse):
     session.use_model(first.version)  # later tests start from the fine-tuned model
 
 
-def test_pseudo_labels_never_replace_user_labels(base, mouse, monkeypatch):
+def test_pseudo_labels_never_replace_user_labels(base, mouse):
     session, first = base
     _, truth = mouse
     session.use_model(first.version)
@@ -85,20 +85,21 @@ def test_pseudo_labels_never_replace_user_labels(base, mouse, monkeypatch):
     session.hide(8, "tail_end")  # a frame with nothing but a hidden keypoint
     try:
         session.predict(frames=[4, 6, 8])
-        samples = {s.frame: s for s in pseudo_samples(session, [4, 6, 8])}
+        labels = snapshot_labels(session)
+        predictions = {f: session.prediction(f) for f in (4, 6, 8)}
+        samples = {s.frame: s for s in pseudo_samples(labels, predictions, [4, 6, 8])}
         assert 6 not in samples  # a frame with user points trains on them, not on pseudo-labels
         assert not samples[8].visible[KEYPOINTS.index("tail_end")]  # hidden stays untargeted
         assert samples[8].visible.sum() == len(KEYPOINTS) - 1 and samples[4].visible.all()
         assert not samples[4].labeled.any()  # never counted as the user's own points
-        user = {s.frame: s for s in training_samples(session)}[6]
+        user = {s.frame: s for s in training_samples(labels, predictions)}[6]
         np.testing.assert_array_equal(user.keypoints[0], [10.0, 10.0])  # the user's nose wins
-        # what adapt hands to training: the same pseudo-labels, user frames left out
-        seen = {}
-        monkeypatch.setattr(adapt_module, "finetune", lambda s, **kw: seen.update(kw))
-        adapt(session, every=2)
-        frames = [s.frame for s in seen["extra_samples"]]
-        assert 6 not in frames and not set(frames) & set(LABELED) and 8 in frames
-        assert seen["extra_info"]["adapted"] is True
+        # what an adaptation round starts from: the user's points as they are now
+        job = adaptation_job(session, every=2)
+        assert job.adaptation.frames == list(range(0, 120, 2)) and job.settings.steps is None
+        np.testing.assert_array_equal(job.labels[6].points[0], [10.0, 10.0])
+        assert job.labels[8].touched[KEYPOINTS.index("tail_end")]
+        assert not job.labels[8].labeled.any()
         assert session.labels(6)["nose"].x == 10.0 and session.labels(8)["tail_end"].state == (
             "hidden"
         )

@@ -211,9 +211,11 @@ class Project:
         if not info.get("snapshot"):
             raise ProjectError(f"{self.folder}: model version {version!r} has no weights here")
         network = build_network(info["arch"], len(info["keypoints"]))
-        load_snapshot(self.folder / info["snapshot"], network)
+        path = self.folder / info["snapshot"]
+        load_snapshot(path, network)
         scale = info.get("input_scale", 1.0)
-        return PoseEstimator(network, info["keypoints"], device, version, input_scale=scale)
+        return PoseEstimator(network, info["keypoints"], device, version, weights=path,
+                             input_scale=scale)  # fmt: skip
 
     # -- predictions ------------------------------------------------------------------------
     def _predictions_group(self, mode: str = "a") -> zarr.Group:

@@ -77,7 +77,8 @@ def convert_keypoints(
         head.locref_head = _select(head.locref_head, source, 2)
     network.num_keypoints = len(keypoints)
     name = f"{model.name}-as-{len(keypoints)}kp"
-    return PoseEstimator(network, keypoints, device=model.device, name=name, weights=model.weights)
+    # no weights file: the re-headed network is not the one ``model.weights`` holds
+    return PoseEstimator(network, keypoints, device=model.device, name=name)
 
 
 def _select(head: DeconvHead, source: list[int | None], per_keypoint: int) -> DeconvHead:

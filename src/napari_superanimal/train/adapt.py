@@ -14,8 +14,9 @@ simply has no target (weight 0). DeepLabCut also adapts its detector (``detector
 boxes kept above ``bbox_threshold=0.9``); sessions here predict whole frames or fixed regions,
 so there is no detector to adapt.
 
-The round is :func:`~.finetune.finetune` with the pseudo-labels as extra samples, so it shares
-the augmentation, memory replay on the user's frames, Stop/Cancel and progress. The user's
+The round is :func:`~.finetune.run_round` with the pseudo-labels as extra samples (see
+:func:`adaptation_job`), so it shares the augmentation, memory replay on the user's frames,
+Stop/Cancel, progress and the child process the widget runs it in. The user's
 points always win: a frame with labeled or accepted points trains on them (plus memory replay
 for the untouched keypoints, as in fine-tuning), and a keypoint the user hid never gets a
 pseudo-label. The new version's info says ``"adapted": true``.
@@ -28,19 +29,18 @@ Example::
 
 from __future__ import annotations
 
-import math
 from collections.abc import Callable
 
 import numpy as np
 
-from .finetune import Control, RoundResult, Sample, TrainingError, finetune
+from .finetune import Control, RoundResult, run_round
+from .job import Adaptation, RoundJob, TrainingError, commit_round, prepare_round
+from .samples import PSEUDO_THRESHOLD
 
-PSEUDO_THRESHOLD = 0.1  # DeepLabCut's pseudo_threshold
 EVERY = 10  # DeepLabCut keeps every 10th frame of the video as a pseudo-labeled image
 POSE_EPOCHS = 4  # DeepLabCut's pose_epochs
 BATCH_SIZE = 8  # DeepLabCut's video_adapt_batch_size
 MAX_FRAMES = 240  # ours: at most this many pseudo-labeled frames are held in memory
-PREDICT_CHUNK = 16  # frames predicted between checks for Cancel
 
 
 def adaptation_frames(n_frames: int, every: int = EVERY, max_frames: int = MAX_FRAMES) -> list[int]:
@@ -51,31 +51,7 @@ def adaptation_frames(n_frames: int, every: int = EVERY, max_frames: int = MAX_F
     return [int(f) for f in frames]
 
 
-def pseudo_samples(session, frames, threshold: float = PSEUDO_THRESHOLD) -> list[Sample]:
-    """Pseudo-labels from the session's stored predictions on ``frames``.
-
-    Skips frames with the user's labeled or accepted points (they train as labeled frames) and
-    frames without any confident keypoint; a keypoint the user hid gets no pseudo-label.
-    """
-    names = session.keypoints
-    samples = []
-    for frame in frames:
-        pred = session.prediction(frame)
-        if pred is None:
-            continue
-        labels = session.labels(frame)
-        if any(p.state in ("labeled", "accepted") for p in labels.values()):
-            continue
-        untouched = np.array([name not in labels for name in names])
-        keep = untouched & np.isfinite(pred[:, :2]).all(1) & (pred[:, 2] >= threshold)
-        if not keep.any():
-            continue
-        points = np.where(keep[:, None], pred[:, :2], np.nan).astype(np.float64)
-        samples.append(Sample(int(frame), points, keep, np.zeros(len(names), bool)))
-    return samples
-
-
-def adapt(
+def adaptation_job(
     session,
     *,
     pseudo_threshold: float = PSEUDO_THRESHOLD,
@@ -85,51 +61,33 @@ def adapt(
     steps: int | None = None,
     batch_size: int = BATCH_SIZE,
     lr: float = 5e-4,
-    time_budget: float | None = None,
-    seed: int = 0,
+    **settings,
+) -> RoundJob:
+    """The :class:`~.job.RoundJob` of an adaptation round on ``session``.
+
+    ``steps`` defaults to ``epochs`` passes over the pseudo-labeled frames (and the user's
+    labeled ones) in batches of ``batch_size``. The base model predicts the sampled frames the
+    project has no predictions for when the round starts (they are stored in the project).
+    Other ``settings``: :class:`~.job.RoundSettings` (``jitter_frames``, ``replay``, ...).
+    """
+    if session.model is None:
+        raise TrainingError("adaptation starts from a model: open the session with one first")
+    frames = adaptation_frames(len(session), every, max_frames)
+    plan = Adaptation(frames, every, pseudo_threshold, epochs)
+    return prepare_round(session, adaptation=plan, steps=steps, batch_size=batch_size, lr=lr,
+                         **settings)  # fmt: skip
+
+
+def adapt(
+    session,
+    *,
     callback=None,
     control: Control | None = None,
     predict_progress: Callable[[int, int], None] | None = None,
     **settings,
 ) -> RoundResult | None:
-    """Adapt the session's model to its video; returns the new version (None if cancelled).
-
-    ``steps`` defaults to ``epochs`` passes over the pseudo-labeled frames (and the user's
-    labeled ones) in batches of ``batch_size``. ``predict_progress(done, total)`` follows the
-    prediction of the sampled frames (the model's view before the round, stored in the
-    project). Other ``settings`` go to :func:`~.finetune.finetune` (``jitter_frames``,
-    ``replay``, ``augmentation``, ``eval_every``, ``patience``, ...).
-    """
-    if session.model is None:
-        raise TrainingError("adaptation starts from a model: open the session with one first")
-    control = control or Control()
-    frames = adaptation_frames(len(session), every, max_frames)
-    for start in range(0, len(frames), PREDICT_CHUNK):
-        if control.cancel.is_set():
-            return None
-        session.predict(frames=frames[start : start + PREDICT_CHUNK], skip_done=True)
-        if predict_progress is not None:
-            predict_progress(min(start + PREDICT_CHUNK, len(frames)), len(frames))
-    pseudo = pseudo_samples(session, frames, pseudo_threshold)
-    if not pseudo:
-        mine = len(set(frames) & set(session.labeled_frames()))
-        raise TrainingError(
-            f"no pseudo-labels: of the {len(frames)} sampled frames (every {every}th), {mine} "
-            f"carry your labels and the others have no keypoint scoring {pseudo_threshold} or "
-            "more (sample more frames, or label a few frames and fine-tune first)"
-        )
-    n_samples = len(pseudo) + len(session.labeled_frames())
-    if steps is None:
-        steps = max(1, math.ceil(epochs * n_samples / batch_size))
-    info = {
-        "adapted": True,
-        "pseudo_threshold": pseudo_threshold,
-        "pseudo_every": every,
-        "pseudo_frames": {session.video_key: [s.frame for s in pseudo]},
-        "pseudo_keypoints": int(sum(s.visible.sum() for s in pseudo)),
-        "epochs": epochs,
-    }
-    return finetune(
-        session, steps=steps, batch_size=batch_size, lr=lr, time_budget=time_budget, seed=seed,
-        callback=callback, control=control, extra_samples=pseudo, extra_info=info, **settings,
-    )  # fmt: skip
+    """Adapt the session's model to its video here; returns the new version (None if
+    cancelled). ``predict_progress(done, total)`` follows the prediction of the sampled
+    frames; ``settings``: :func:`adaptation_job`."""
+    job = adaptation_job(session, **settings)
+    return commit_round(session, run_round(job, callback, control, predict_progress))

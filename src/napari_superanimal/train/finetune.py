@@ -9,6 +9,10 @@ of the labeled frames for early stopping and for the error reported before and a
 the best model so far; Cancel keeps nothing. The result is saved as a new model version of the
 project; the previous ones stay, so rolling back is one call.
 
+The round itself (:func:`run_round`) works from a :class:`~.job.RoundJob`, a snapshot of the
+session, so the widget runs it in a child process (:mod:`.process`); :func:`finetune` runs the
+same three steps (prepare, run, commit) in this one, for Python and the CLI.
+
 Example::
 
     result = finetune(session, steps=300)
@@ -18,6 +22,7 @@ Example::
 from __future__ import annotations
 
 import copy
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -26,21 +31,27 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 import torch
 
-from ..errors import SuperAnimalError
-from ..metrics.jitter import JITTER_FRAMES, clip_frames, compare, jitter_metrics
+from ..metrics.jitter import compare, jitter_metrics
 from ..model.inference import PoseEstimator
 from ..model.networks import build_network
 from ..model.preprocess import frame_to_input, normalize, rescale_frames, scaled_size
-from .augment import AugmentSettings, augment
+from .augment import augment
+from .job import (
+    DEFAULT_LIGHT_ARCH,
+    RoundJob,
+    RoundOutcome,
+    TrainingError,
+    commit_round,
+    prepare_round,
+)
+from .samples import Sample, pseudo_samples, training_samples
 from .targets import POS_DIST_THRESH, gaussian_targets, weighted_mse
 
-DEFAULT_LIGHT_ARCH = "light_resnet18"
-REPLAY_THRESHOLD = 0.1  # DeepLabCut's memory-replay pose threshold
+__all__ = ["Control", "Progress", "RoundResult", "TrainingError", "finetune", "run_round",
+           "DEFAULT_LIGHT_ARCH"]  # fmt: skip
+
 AUTO_MAX_SIDE = 448  # px: longer side of the frames a new network trains on (auto_input_scale)
-
-
-class TrainingError(SuperAnimalError, ValueError):
-    """A round that cannot start (no labels, no model and no architecture, ...)."""
+PREDICT_CHUNK = 16  # frames the base model predicts between checks for Cancel
 
 
 class Control:
@@ -73,44 +84,6 @@ class RoundResult:
     @property
     def heldout_after(self) -> dict:
         return self.info["heldout_after"]
-
-
-@dataclass
-class Sample:
-    frame: int
-    keypoints: np.ndarray  # (K, 2), NaN where unknown
-    visible: np.ndarray  # (K,) bool: has a target (label, accepted, or replayed prediction)
-    labeled: np.ndarray  # (K,) bool: the user's own point (for held-out errors)
-
-
-def training_samples(
-    session, frames=None, replay: bool = True, threshold: float = REPLAY_THRESHOLD
-):
-    """One :class:`Sample` per frame with user points (``frames`` limits them)."""
-    wanted = session.labeled_frames() if frames is None else sorted(set(frames))
-    samples = []
-    names = session.keypoints
-    for frame in wanted:
-        labels = session.labels(frame)
-        pts = np.full((len(names), 2), np.nan)
-        visible = np.zeros(len(names), bool)
-        labeled = np.zeros(len(names), bool)
-        for i, name in enumerate(names):
-            p = labels.get(name)
-            if p is not None and p.state in ("labeled", "accepted") and p.x is not None:
-                pts[i] = (p.x, p.y)
-                visible[i] = labeled[i] = True
-        if not labeled.any():
-            continue
-        if replay:
-            pred = session.prediction(frame)
-            if pred is not None:
-                untouched = np.array([name not in labels for name in names])
-                keep = untouched & np.isfinite(pred[:, :2]).all(1) & (pred[:, 2] >= threshold)
-                pts[keep] = pred[keep, :2]
-                visible |= keep
-        samples.append(Sample(frame, pts, visible, labeled))
-    return samples
 
 
 def heldout_error(estimator: PoseEstimator, frames: dict[int, np.ndarray], samples, pck_px: float):
@@ -188,29 +161,6 @@ def _cosine(a: float, b: float, t: float) -> float:
     return b + (a - b) * (1 + np.cos(np.pi * t)) / 2
 
 
-def _jitter_poses(session, estimator: PoseEstimator, frames: list[int]) -> np.ndarray | None:
-    """``estimator``'s poses on ``frames`` for the jitter metrics (the session's model: its
-    stored predictions, predicting only the missing ones)."""
-    if not frames:
-        return None
-    if estimator is session.model:
-        session.predict(frames=frames, skip_done=True)
-        return np.stack([session.prediction(f) for f in frames])
-    return estimator.predict_video(session.video, frames)
-
-
-def _jitter_info(session, before, trial: PoseEstimator, frames: list[int]) -> dict:
-    """``{"jitter": {"before", "after", "frames"}}`` (see :mod:`..metrics.jitter`), or nothing."""
-    if not frames:
-        return {}
-    after = _jitter_poses(session, trial, frames)
-    if before is None:  # a network trained from scratch had no "before" worth measuring
-        report = {"before": None, "after": jitter_metrics(after, session.keypoints, frames)}
-    else:
-        report = compare(before, after, session.keypoints, frames)
-    return {"jitter": {**report, "clips": {session.video_key: _runs(frames)}}}
-
-
 def _runs(frames: list[int]) -> list[list[int]]:
     """Sorted frames as ``[first, last]`` runs of consecutive ones."""
     runs: list[list[int]] = []
@@ -228,119 +178,154 @@ def _freeze_batchnorm(network: torch.nn.Module) -> None:
             m.eval()
 
 
-def finetune(
-    session,
-    *,
-    steps: int = 300,
-    time_budget: float | None = None,
-    lr: float = 1e-3,
-    batch_size: int = 8,
-    crop_size: int | None = None,
-    dist_thresh: float | None = None,
-    holdout: float = 0.2,
-    frames=None,
-    replay: bool = True,
-    replay_threshold: float = REPLAY_THRESHOLD,
-    arch: str | None = None,
-    input_scale: float | None = None,
-    eval_every: int = 25,
-    patience: int = 6,
-    seed: int = 0,
-    augmentation: AugmentSettings | None = None,
+def _jitter_info(job: RoundJob, before, trial: PoseEstimator, video) -> dict:
+    """``{"jitter": {"before", "after", "clips"}}`` (see :mod:`..metrics.jitter`), or nothing."""
+    frames = job.jitter_at
+    if not frames:
+        return {}
+    after = trial.predict_video(video, frames)
+    if before is None:  # a network trained from scratch had no "before" worth measuring
+        report = {"before": None, "after": jitter_metrics(after, job.keypoints, frames)}
+    else:
+        report = compare(before, after, job.keypoints, frames)
+    return {"jitter": {**report, "clips": {job.video_key: _runs(frames)}}}
+
+
+def _predict_missing(job: RoundJob, base: PoseEstimator, video, control: Control, progress):
+    """The base model's predictions on the frames the round needs and the project lacks
+    (into ``job.predictions``); returns the frames predicted, or None if cancelled."""
+    missing = [f for f in job.needed if f not in job.predictions]
+    for start in range(0, len(missing), PREDICT_CHUNK):
+        if control.cancel.is_set():
+            return missing[:start]
+        chunk = missing[start : start + PREDICT_CHUNK]
+        for f, pose in zip(chunk, base.predict_video(video, chunk), strict=True):
+            job.predictions[f] = pose
+        if progress is not None:
+            progress(start + len(chunk), len(missing))
+    return missing
+
+
+def _pseudo_labels(job: RoundJob, samples: list[Sample]) -> tuple[list[Sample], int, dict]:
+    """Video adaptation: the pseudo-labeled samples, the round's steps, and its info."""
+    a, s = job.adaptation, job.settings
+    pseudo = pseudo_samples(job.labels, job.predictions, a.frames, a.threshold)
+    if not pseudo:
+        mine = sum(1 for f in a.frames if f in job.labels and job.labels[f].labeled.any())
+        raise TrainingError(
+            f"no pseudo-labels: of the {len(a.frames)} sampled frames (every {a.every}th), {mine} "
+            f"carry your labels and the others have no keypoint scoring {a.threshold} or "
+            "more (sample more frames, or label a few frames and fine-tune first)"
+        )
+    steps = s.steps or max(1, math.ceil(a.epochs * (len(pseudo) + len(samples)) / s.batch_size))
+    info = {
+        "adapted": True,
+        "pseudo_threshold": a.threshold,
+        "pseudo_every": a.every,
+        "pseudo_frames": {job.video_key: [p.frame for p in pseudo]},
+        "pseudo_keypoints": int(sum(p.visible.sum() for p in pseudo)),
+        "epochs": a.epochs,
+    }
+    return pseudo, steps, info
+
+
+def run_round(
+    job: RoundJob,
     callback: Callable[[Progress], None] | None = None,
     control: Control | None = None,
-    jitter_frames: int = JITTER_FRAMES,
-    extra_samples: list[Sample] | None = None,
-    extra_info: dict | None = None,
-) -> RoundResult | None:
-    """Train one round on ``session``'s labels; returns the new version (None if cancelled).
+    predict_progress: Callable[[int, int], None] | None = None,
+) -> RoundOutcome:
+    """Train one round from ``job``; the outcome's ``state`` is None if it was cancelled.
 
-    Starts from the session's model, or a new ``arch`` network (default: a light one) when the
-    session has none. ``input_scale`` resizes frames before the network (default: the base
-    model's; for a new network, :func:`auto_input_scale`). ``steps`` or ``time_budget``
-    (seconds), whichever ends first.
-    ``jitter_frames`` consecutive frames (in clips; 0: none) are predicted before and after
-    for the jitter metrics in the version's info. ``extra_samples`` (pseudo-labels, see
-    :mod:`.adapt`) train alongside the labeled frames but are never held out; ``extra_info``
-    goes into the version's info.
+    ``callback`` gets a :class:`Progress` after every step; ``predict_progress(done, total)``
+    follows the base model's predictions on frames the project had none for (memory replay,
+    jitter, adaptation), which come back in the outcome either way.
     """
     control = control or Control()
-    rng = np.random.default_rng(seed)
-    torch.manual_seed(seed)
-    height, width = session.video.shape[1:3]
-    base = session.model
+    s = job.settings
+    rng = np.random.default_rng(s.seed)
+    torch.manual_seed(s.seed)
+    video = job.video()
+    height, width = job.frame_size
+    base = job.base_estimator()
+    base_version = None if job.base is None else job.base.version
     if base is None:
-        network = build_network(arch or DEFAULT_LIGHT_ARCH, len(session.keypoints))
-        scale = input_scale or auto_input_scale(height, width)
-        base = PoseEstimator(network, session.keypoints, "cpu", network.arch.name,
-                             input_scale=scale)  # fmt: skip
-        base_version = None
+        network = build_network(s.arch or DEFAULT_LIGHT_ARCH, len(job.keypoints))
+        scale = s.input_scale or auto_input_scale(height, width)
+        base = PoseEstimator(network, job.keypoints, "cpu", network.arch.name, input_scale=scale)
     else:
-        base_version = session.model_version
-        scale = input_scale or base.input_scale
-    if replay and base_version is not None:
-        # memory replay needs the model's view of every labeled frame from before this round
-        session.predict(frames=session.labeled_frames(), skip_done=True)
-    samples = training_samples(session, frames, replay and base_version is not None,
-                               replay_threshold)  # fmt: skip
-    pseudo = list(extra_samples or [])
+        scale = s.input_scale or base.input_scale
+    predicted = _predict_missing(job, base, video, control, predict_progress)
+    outcome = RoundOutcome(base.network.arch.name, base_version, None, {}, predicted,
+                           np.stack([job.predictions[f] for f in predicted]) if predicted
+                           else np.empty((0, len(job.keypoints), 3), np.float32))  # fmt: skip
+    if control.cancel.is_set():
+        return outcome
+    replay = s.replay and base_version is not None
+    samples = training_samples(job.labels, job.predictions, s.frames, replay, s.replay_threshold)
+    steps, pseudo, extra = s.steps, [], dict(job.extra_info)
+    if job.adaptation is not None:
+        pseudo, steps, adapted = _pseudo_labels(job, samples)
+        extra.update(adapted)
     if len(samples) + len(pseudo) < 2:
         raise TrainingError(
             f"{len(samples)} labeled frame(s): label or accept points on at least 2 frames first"
         )
     order = rng.permutation(len(samples))
-    n_hold = int(round(holdout * len(samples))) if len(samples) >= 5 else 0
+    n_hold = int(round(s.holdout * len(samples))) if len(samples) >= 5 else 0
     held = [samples[i] for i in order[:n_hold]]
     train = [samples[i] for i in order[n_hold:]] + pseudo
-    pixels = {s.frame: session.read_frame(s.frame) for s in samples + pseudo}
+    pixels = {p.frame: video.read_frame(p.frame) for p in samples + pseudo}
     # the network trains on frames resized by ``scale``, in their pixels; errors stay in the
     # frame's own pixels (the estimator maps its predictions back)
     seen = {f: rescale_frames(p[None], scale)[0] for f, p in pixels.items()}
-    train_in = [_to_input(s, (height, width), scale) for s in train]
+    train_in = [_to_input(p, (height, width), scale) for p in train]
     pck_px = max(2.0, 0.02 * max(height, width))
     extent = _extent(samples + pseudo, height, width) * scale
     height, width = scaled_size(height, width, scale)
-    size = crop_size or _crop_size(extent, height, width)
+    size = s.crop_size or _crop_size(extent, height, width)
     spread = extent > 0.8 * size  # crops around the centre would cut keypoints off
     # DeepLabCut's target radius (17 px) suits 640x480 video; smaller frames get a smaller one
-    radius = dist_thresh or min(POS_DIST_THRESH, max(4.0, 0.05 * max(height, width)))
+    radius = s.dist_thresh or min(POS_DIST_THRESH, max(4.0, 0.05 * max(height, width)))
     pretrained = base_version is not None  # keep batch-norm statistics of a trained model
 
     network = copy.deepcopy(base.network).to(base.device)
     stride = network.stride
     before = heldout_error(base, pixels, held, pck_px)
-    jitter_at = clip_frames(len(session), jitter_frames) if jitter_frames else []
-    jitter_before = _jitter_poses(session, base, jitter_at) if base_version else None
-    optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=lr)
-    trial = PoseEstimator(network, session.keypoints, device=base.device, input_scale=scale)
+    jitter_before = None
+    if base_version is not None and job.jitter_at:
+        jitter_before = np.stack([job.predictions[f] for f in job.jitter_at])
+    optimizer = torch.optim.AdamW([p for p in network.parameters() if p.requires_grad], lr=s.lr)
+    trial = PoseEstimator(network, job.keypoints, device=base.device, input_scale=scale)
     best_state, best_score, since_best = None, np.inf, 0
     losses: list[tuple[int, float]] = []
     evals: list[tuple[int, float]] = []
     started = time.perf_counter()
+    budget = s.time_budget
     step = 0
     stopped = "steps"
     for step in range(1, steps + 1):
         if control.cancel.is_set():
-            return None
+            return outcome
         if control.stop.is_set():
             stopped = "stop"
             break
         elapsed = time.perf_counter() - started
-        if time_budget is not None and elapsed > time_budget:
+        if budget is not None and elapsed > budget:
             stopped = "time"
             break
-        done = max((step - 1) / steps, elapsed / time_budget if time_budget else 0.0)
-        rate, beta1 = _one_cycle(lr, done)
+        done = max((step - 1) / steps, elapsed / budget if budget else 0.0)
+        rate, beta1 = _one_cycle(s.lr, done)
         for group in optimizer.param_groups:
             group["lr"], group["betas"] = rate, (beta1, group["betas"][1])
         network.train()
         if pretrained:
             _freeze_batchnorm(network)
-        batch = [train_in[i] for i in rng.integers(0, len(train_in), batch_size)]
+        batch = [train_in[i] for i in rng.integers(0, len(train_in), s.batch_size)]
         crops, points = zip(
-            *(augment(seen[s.frame], np.where(s.visible[:, None], s.keypoints, np.nan), rng,
-                      size, augmentation, _centre(s, spread, rng))
-              for s in batch),
+            *(augment(seen[b.frame], np.where(b.visible[:, None], b.keypoints, np.nan), rng,
+                      size, s.augmentation, _centre(b, spread, rng))
+              for b in batch),
             strict=True,
         )  # fmt: skip
         inputs = normalize(np.stack(crops)).to(base.device)
@@ -353,64 +338,83 @@ def finetune(
         optimizer.step()
         losses.append((step, loss.item()))
         score = None
-        if step % eval_every == 0 or step == steps:
+        if step % s.eval_every == 0 or step == steps:
             network.eval()
             if held:
                 score = heldout_error(trial, pixels, held, pck_px)["pixels"]
                 score = np.inf if score is None else score
             else:
-                score = float(np.mean([v for _, v in losses[-eval_every:]]))
+                score = float(np.mean([v for _, v in losses[-s.eval_every :]]))
             evals.append((step, score))
             if score < best_score:
                 best_score, since_best = score, 0
                 best_state = copy.deepcopy(network.state_dict())
             else:
                 since_best += 1
-                if since_best >= patience:
+                if since_best >= s.patience:
                     stopped = "early"
                     break
         if callback is not None:
             elapsed = time.perf_counter() - started
             remaining = (steps - step) * elapsed / step
-            if time_budget is not None:
-                remaining = min(remaining, max(0.0, time_budget - elapsed))
+            if budget is not None:
+                remaining = min(remaining, max(0.0, budget - elapsed))
             callback(Progress(step, steps, losses[-1][1], remaining,
                               None if score is None or not held else score))  # fmt: skip
     if control.cancel.is_set():
-        return None
+        return outcome
     if best_state is None or (stopped in ("stop", "time") and not evals):
         best_state = network.state_dict()
     network.load_state_dict(best_state)
     network.eval()
     after = heldout_error(trial, pixels, held, pck_px)
-    info = {
+    outcome.state = network.state_dict()
+    outcome.info = {
         "arch": network.arch.name,
-        "keypoints": list(session.keypoints),
+        "keypoints": list(job.keypoints),
         "parent": base_version,
-        "created": time.time(),
         "steps": step,
         "ended_by": stopped,
         "seconds": time.perf_counter() - started,
-        "seed": seed,
-        "lr": lr,
-        "batch_size": batch_size,
+        "seed": s.seed,
+        "lr": s.lr,
+        "batch_size": s.batch_size,
         "input_scale": scale,
         "crop_size": size,
         "crops_on": "a random keypoint" if spread else "the animal's centre",
         "target_radius": radius,
         "batchnorm_frozen": pretrained,
-        "replay": bool(replay and base_version is not None),
-        "replay_threshold": replay_threshold,
-        "train_frames": {session.video_key: sorted(s.frame for s in train if s.labeled.any())},
-        "heldout_frames": {session.video_key: sorted(s.frame for s in held)},
+        "replay": replay,
+        "replay_threshold": s.replay_threshold,
+        "train_frames": {job.video_key: sorted(p.frame for p in train if p.labeled.any())},
+        "heldout_frames": {job.video_key: sorted(p.frame for p in held)},
         "loss_curve": losses,
         "heldout_curve": evals,
         "heldout_before": before,
         "heldout_after": after,
-        **_jitter_info(session, jitter_before, trial, jitter_at),
-        **(extra_info or {}),
+        **_jitter_info(job, jitter_before, trial, video),
+        **extra,
     }
-    version = session.project.next_model_version(network.arch.name)
-    session.project.save_model_version(version, network, info)
-    estimator = PoseEstimator(network, session.keypoints, base.device, version, input_scale=scale)
-    return RoundResult(version, estimator, info)
+    return outcome
+
+
+def finetune(
+    session,
+    *,
+    callback: Callable[[Progress], None] | None = None,
+    control: Control | None = None,
+    extra_info: dict | None = None,
+    **settings,
+) -> RoundResult | None:
+    """Train one round on ``session``'s labels here; returns the new version (None if
+    cancelled).
+
+    Starts from the session's model, or a new ``arch`` network (default: a light one) when the
+    session has none. ``input_scale`` resizes frames before the network (default: the base
+    model's; for a new network, :func:`auto_input_scale`). ``steps`` or ``time_budget``
+    (seconds), whichever ends first. ``jitter_frames`` consecutive frames (in clips; 0: none)
+    are predicted before and after for the jitter metrics in the version's info;
+    ``extra_info`` goes into it too. Every setting: :class:`~.job.RoundSettings`.
+    """
+    job = prepare_round(session, extra_info=extra_info, **settings)
+    return commit_round(session, run_round(job, callback, control))

@@ -1,0 +1,230 @@
+"""A training round as data: what it starts from (:class:`RoundJob`) and what it gives back
+(:class:`RoundOutcome`).
+
+A round is three steps. :func:`prepare_round` takes a snapshot of the session (labels, the base
+model, its stored predictions on the frames the round reads) in the process that owns the
+project. :func:`~.finetune.run_round` trains; it needs nothing of the session but the job, so it
+can run in this process or in a child (:mod:`.process`) while the user keeps labeling.
+:func:`commit_round` writes the result back: the new model version and the base model's
+predictions the round made. The project has one writer, and it is always the first process.
+
+Example::
+
+    job = prepare_round(session, steps=300)
+    outcome = run_round(job)                 # here, or in RoundProcess(job)
+    result = commit_round(session, outcome)  # the new version (None if cancelled)
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SuperAnimalError
+from ..metrics.jitter import JITTER_FRAMES, clip_frames
+from .augment import AugmentSettings
+from .samples import PSEUDO_THRESHOLD, REPLAY_THRESHOLD, FrameLabels, snapshot_labels
+
+DEFAULT_LIGHT_ARCH = "light_resnet18"
+
+
+class TrainingError(SuperAnimalError, ValueError):
+    """A round that cannot start (no labels, no model and no architecture, ...)."""
+
+
+@dataclass
+class RoundSettings:
+    """How a round trains (see :func:`~.finetune.finetune`)."""
+
+    steps: int | None = 300  # None: adaptation counts its own (epochs over its frames)
+    time_budget: float | None = None
+    lr: float = 1e-3
+    batch_size: int = 8
+    crop_size: int | None = None
+    dist_thresh: float | None = None
+    holdout: float = 0.2
+    frames: list[int] | None = None
+    replay: bool = True
+    replay_threshold: float = REPLAY_THRESHOLD
+    arch: str | None = None
+    input_scale: float | None = None
+    eval_every: int = 25
+    patience: int = 6
+    seed: int = 0
+    augmentation: AugmentSettings | None = None
+    jitter_frames: int = JITTER_FRAMES
+
+
+@dataclass
+class Adaptation:
+    """Video adaptation (see :mod:`.adapt`): pseudo-labels from the base model on ``frames``;
+    ``steps`` None means ``epochs`` passes over the pseudo-labeled and labeled frames."""
+
+    frames: list[int]
+    every: int
+    threshold: float = PSEUDO_THRESHOLD
+    epochs: float = 4
+
+
+@dataclass
+class BaseModel:
+    """The model a round starts from, in a form another process can load: its weights file
+    when it has one that holds exactly this network, else its weights themselves."""
+
+    arch: str
+    keypoints: tuple[str, ...]
+    version: str
+    input_scale: float
+    weights: Path | None = None
+    state: dict | None = None
+
+    @classmethod
+    def of(cls, estimator, version: str) -> BaseModel:
+        state = None if estimator.weights is not None else estimator.network.state_dict()
+        return cls(estimator.network.arch.name, tuple(estimator.keypoints), version,
+                   estimator.input_scale, estimator.weights, state)  # fmt: skip
+
+    def load(self, device: str = "auto"):
+        from ..model.checkpoint import load_snapshot
+        from ..model.inference import PoseEstimator
+        from ..model.networks import build_network
+
+        network = build_network(self.arch, len(self.keypoints))
+        if self.weights is not None:
+            load_snapshot(self.weights, network)
+        else:
+            network.load_state_dict(self.state, strict=True)
+        return PoseEstimator(network, self.keypoints, device, self.version,
+                             weights=self.weights, input_scale=self.input_scale)  # fmt: skip
+
+
+@dataclass
+class RoundJob:
+    """Everything a round reads. Pickles without the live video and model (a child process
+    reopens the video store read-only and loads the base model from ``base``)."""
+
+    video_key: str
+    store: str | Path
+    storage_options: dict
+    keypoints: tuple[str, ...]
+    n_frames: int
+    frame_size: tuple[int, int]
+    labels: dict[int, FrameLabels]
+    predictions: dict[int, np.ndarray]  # the base model's stored predictions
+    needed: list[int]  # frames the round needs base predictions for (replay, jitter, pseudo)
+    jitter_at: list[int]
+    settings: RoundSettings
+    base: BaseModel | None = None
+    adaptation: Adaptation | None = None
+    extra_info: dict = field(default_factory=dict)
+    _video: object = None
+    _estimator: object = None
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        state["_video"] = state["_estimator"] = None
+        return state
+
+    def video(self):
+        if self._video is None:
+            from ..video import open_video
+
+            self._video = open_video(self.store, convert=False,
+                                     storage_options=self.storage_options or None)  # fmt: skip
+        return self._video
+
+    def base_estimator(self):
+        if self._estimator is None and self.base is not None:
+            self._estimator = self.base.load()
+        return self._estimator
+
+
+@dataclass
+class RoundOutcome:
+    """What a round gives back: the trained weights (None if cancelled), its info, and the
+    base model's predictions it made (frames, ``(N, K, 3)``), which belong in the project."""
+
+    arch: str
+    base_version: str | None
+    state: dict | None
+    info: dict
+    predicted_frames: list[int]
+    predicted: np.ndarray
+
+
+def prepare_round(session, *, adaptation: Adaptation | None = None, extra_info=None, **settings):
+    """A :class:`RoundJob` for ``session`` (``settings``: the fields of :class:`RoundSettings`)."""
+    known = {f.name for f in fields(RoundSettings)}
+    unknown = sorted(set(settings) - known)
+    if unknown:
+        raise TypeError(f"unknown training settings: {', '.join(unknown)}")
+    settings = RoundSettings(**settings)
+    if settings.steps is None and adaptation is None:
+        raise TrainingError("steps=None: give a number of steps (or a time budget and many steps)")
+    if settings.frames is not None:
+        settings.frames = sorted({int(f) for f in settings.frames})
+    labels = snapshot_labels(session)
+    wanted = labels if settings.frames is None else set(settings.frames) & set(labels)
+    user_frames = sum(1 for f in wanted if labels[f].labeled.any())
+    if adaptation is None and user_frames < 2:
+        raise TrainingError(
+            f"{user_frames} labeled frame(s): label or accept points on at least 2 frames first"
+        )
+    model, version = session.model, session.model_version
+    base = None if model is None else BaseModel.of(model, version)
+    needed: set[int] = set()
+    jitter_at = clip_frames(len(session), settings.jitter_frames) if settings.jitter_frames else []
+    if base is not None:  # memory replay (the model's view of every labeled frame) and jitter
+        needed |= (set(wanted) if settings.replay else set()) | set(jitter_at)
+    if adaptation is not None:
+        needed |= set(adaptation.frames)
+    predictions = {}
+    for f in sorted(needed):
+        pred = session.prediction(f)
+        if pred is not None:
+            predictions[f] = pred
+    video = session.video
+    return RoundJob(
+        video_key=session.video_key,
+        store=video.store_path,
+        storage_options=dict(getattr(video.store, "storage_options", {}) or {}),
+        keypoints=tuple(session.keypoints),
+        n_frames=len(session),
+        frame_size=tuple(video.shape[1:3]),
+        labels=labels,
+        predictions=predictions,
+        needed=sorted(needed),
+        jitter_at=jitter_at,
+        settings=settings,
+        base=base,
+        adaptation=adaptation,
+        extra_info=dict(extra_info or {}),
+        _video=video,
+        _estimator=model,
+    )
+
+
+def commit_round(session, outcome: RoundOutcome):
+    """Store ``outcome`` in ``session``'s project; the new version's
+    :class:`~.finetune.RoundResult`, or None for a cancelled round."""
+    from ..model.inference import PoseEstimator
+    from ..model.networks import build_network
+    from .finetune import RoundResult
+
+    if len(outcome.predicted_frames) and session.model_version == outcome.base_version:
+        session.add_predictions(outcome.predicted_frames, outcome.predicted)
+    if outcome.state is None:
+        return None
+    keypoints = outcome.info["keypoints"]
+    network = build_network(outcome.arch, len(keypoints))
+    network.load_state_dict(outcome.state, strict=True)
+    version = session.project.next_model_version(outcome.arch)
+    info = {**outcome.info, "created": time.time()}
+    path = session.project.save_model_version(version, network, info)
+    device = session.model.device if session.model is not None else "auto"
+    estimator = PoseEstimator(network, keypoints, device, version, weights=path,
+                              input_scale=info["input_scale"])  # fmt: skip
+    return RoundResult(version, estimator, info)

@@ -1,0 +1,115 @@
+"""What a round trains on: the user's points, replayed predictions and pseudo-labels.
+
+A round works from a snapshot of the labels (:class:`FrameLabels`, one per frame the user
+touched) and of the base model's predictions, taken when it starts, so it can run in another
+process while the user keeps labeling; labels added meanwhile go into the next round.
+
+Example::
+
+    labels = snapshot_labels(session)
+    samples = training_samples(labels, predictions={f: session.prediction(f) for f in labels})
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+REPLAY_THRESHOLD = 0.1  # DeepLabCut's memory-replay pose threshold
+PSEUDO_THRESHOLD = 0.1  # DeepLabCut's pseudo_threshold (video adaptation)
+
+
+@dataclass
+class FrameLabels:
+    """The user's points on one frame, as arrays over the project's keypoints."""
+
+    points: np.ndarray  # (K, 2): labeled or accepted points, NaN elsewhere
+    labeled: np.ndarray  # (K,) bool: a labeled or accepted point with coordinates
+    touched: np.ndarray  # (K,) bool: any user entry (labeled, accepted or hidden)
+
+
+@dataclass
+class Sample:
+    frame: int
+    keypoints: np.ndarray  # (K, 2), NaN where unknown
+    visible: np.ndarray  # (K,) bool: has a target (label, accepted, or replayed prediction)
+    labeled: np.ndarray  # (K,) bool: the user's own point (for held-out errors)
+
+
+def snapshot_labels(session) -> dict[int, FrameLabels]:
+    """:class:`FrameLabels` for every frame of ``session`` with a user entry."""
+    names = session.keypoints
+    snapshot = {}
+    for frame in session.labeled_frames():
+        labels = session.labels(frame)
+        points = np.full((len(names), 2), np.nan)
+        labeled = np.zeros(len(names), bool)
+        for i, name in enumerate(names):
+            p = labels.get(name)
+            if p is not None and p.state in ("labeled", "accepted") and p.x is not None:
+                points[i] = (p.x, p.y)
+                labeled[i] = True
+        touched = np.array([name in labels for name in names])
+        snapshot[int(frame)] = FrameLabels(points, labeled, touched)
+    return snapshot
+
+
+def _confident(pred: np.ndarray, free: np.ndarray, threshold: float) -> np.ndarray:
+    """Keypoints of ``pred`` that are free for a target and scored at least ``threshold``."""
+    return free & np.isfinite(pred[:, :2]).all(1) & (pred[:, 2] >= threshold)
+
+
+def training_samples(
+    labels: dict[int, FrameLabels],
+    predictions: dict[int, np.ndarray],
+    frames=None,
+    replay: bool = True,
+    threshold: float = REPLAY_THRESHOLD,
+) -> list[Sample]:
+    """One :class:`Sample` per frame with the user's points (``frames`` limits them).
+
+    With ``replay``, keypoints the user did not touch take the base model's prediction where
+    it scored at least ``threshold`` (memory replay)."""
+    wanted = sorted(labels) if frames is None else sorted(set(frames) & set(labels))
+    samples = []
+    for frame in wanted:
+        user = labels[frame]
+        if not user.labeled.any():
+            continue
+        points, visible = user.points.copy(), user.labeled.copy()
+        pred = predictions.get(frame) if replay else None
+        if pred is not None:
+            keep = _confident(pred, ~user.touched, threshold)
+            points[keep] = pred[keep, :2]
+            visible |= keep
+        samples.append(Sample(frame, points, visible, user.labeled.copy()))
+    return samples
+
+
+def pseudo_samples(
+    labels: dict[int, FrameLabels],
+    predictions: dict[int, np.ndarray],
+    frames,
+    threshold: float = PSEUDO_THRESHOLD,
+) -> list[Sample]:
+    """Pseudo-labels from the base model's predictions on ``frames`` (video adaptation).
+
+    Skips frames with the user's labeled or accepted points (they train as labeled frames) and
+    frames without any confident keypoint; a keypoint the user hid gets no pseudo-label.
+    """
+    samples = []
+    for frame in frames:
+        pred = predictions.get(frame)
+        if pred is None:
+            continue
+        user = labels.get(frame)
+        if user is not None and user.labeled.any():
+            continue
+        free = np.ones(len(pred), bool) if user is None else ~user.touched
+        keep = _confident(pred, free, threshold)
+        if not keep.any():
+            continue
+        points = np.where(keep[:, None], pred[:, :2], np.nan).astype(np.float64)
+        samples.append(Sample(int(frame), points, keep, np.zeros(len(pred), bool)))
+    return samples
