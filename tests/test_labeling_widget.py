@@ -386,6 +386,35 @@ def test_cancel_leaves_the_previous_model_active(mid_round, qtbot):
     assert session.model is None and session.project.trained_versions() == []
 
 
+def test_stop_keeps_the_best_model_so_far(mid_round, qtbot):
+    session, widget = mid_round
+    panel = widget.training
+    qtbot.mouseClick(panel.stop_button, Qt.MouseButton.LeftButton)
+    qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
+    result = panel.last_result
+    assert result is not None and result.info["ended_by"] == "stop"
+    assert result.info["steps"] < 5000 and session.model_version == result.version
+    assert "stop" in panel.status.text()
+
+
+def test_a_crashed_training_process_is_a_notification_and_loses_nothing(mid_round, qtbot):
+    session, widget = mid_round
+    panel = widget.training
+    from napari.utils.notifications import notification_manager
+
+    seen = []
+    notification_manager.notification_ready.connect(seen.append)
+    try:
+        panel.round.kill()  # the training process dies mid-round (out of memory, say)
+        qtbot.waitUntil(lambda: not panel.running, timeout=60_000)
+    finally:
+        notification_manager.notification_ready.disconnect(seen.append)
+    assert "training process ended without a result" in panel.status.text()
+    assert any("training process ended" in n.message for n in seen)
+    assert session.model is None and session.project.trained_versions() == []
+    assert session.labeled_frames() == [0, 10] and panel.start_button.isEnabled()
+
+
 def test_closing_the_viewer_mid_round_cancels_it_and_keeps_the_labels(mid_round):
     session, widget = mid_round
     widget.viewer.layers.clear()  # what closing the viewer does first

@@ -1,12 +1,16 @@
-"""The Fine-tune panel of the labeling widget, and its live loss plot.
+"""The Fine-tune panel of the labeling widget: settings, buttons, status and a live loss plot.
 
-Fine-tune runs one round (:func:`~napari_superanimal.train.finetune.finetune`, the same code as
-``session.finetune`` and ``napari-superanimal train``) in a napari thread worker, with a napari
-progress bar, ETA, a loss plot docked at the bottom, Stop (keep the best model so far) and
-Cancel (discard). The user can keep labeling meanwhile; new labels go into the next round.
-When the round ends its model becomes the active one and the frame in view is re-predicted.
-"Adapt to video" runs :func:`~napari_superanimal.train.adapt.adapt` the same way (pseudo-labels
-from the model's own confident keypoints); the status shows the jitter before and after.
+Fine-tune runs one round (:func:`~napari_superanimal.train.finetune.run_round`, the same code as
+``session.finetune`` and ``napari-superanimal train``) in a child process
+(:class:`~napari_superanimal.train.process.RoundProcess`) at a lower CPU priority, so neither the
+round's Python work nor its CPU use stalls the viewer. The panel shows a napari progress bar,
+ETA, the loss plot (:mod:`.lossplot`), Stop (keep the best model so far) and Cancel (discard).
+The round trains on the labels as they were when it started; the user can keep labeling
+meanwhile, and new labels go into the next round. When the round ends its model is saved as a
+new version (in a thread worker: this process owns the project) and becomes the active one, and
+the frame in view is re-predicted. "Adapt to video" runs
+:func:`~napari_superanimal.train.adapt.adaptation_job` the same way (pseudo-labels from the
+model's own confident keypoints); the status shows the jitter before and after.
 """
 
 from __future__ import annotations
@@ -30,55 +34,14 @@ from qtpy.QtWidgets import (
 
 from ..errors import SuperAnimalError
 from ..metrics.jitter import describe
-from ..train.adapt import adapt
-from ..train.finetune import Control, Progress, finetune
+from ..train.adapt import adaptation_job
+from ..train.finetune import Progress
+from ..train.job import commit_round, prepare_round
+from ..train.process import RoundProcess
+from .lossplot import LossPlot
 
-PLOT_SECONDS = 1.0  # the loss plot redraws at most this often
-
-
-class LossPlot:
-    """Training loss (and held-out error) over steps, in a matplotlib canvas.
-
-    The lines are made once and only their data change; the layout is computed once. A full
-    clear-and-replot with a layout engine took ~100 ms of the GUI thread per draw here, and the
-    viewer stalled for that long every time the plot updated."""
-
-    def __init__(self):
-        from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg
-        from matplotlib.figure import Figure
-
-        self.figure = Figure(figsize=(5, 2.2))
-        self.canvas = FigureCanvasQTAgg(self.figure)
-        self.axes = self.figure.add_subplot(111)
-        self.heldout_axes = self.axes.twinx()
-        (self.loss_line,) = self.axes.plot([], [], color="tab:blue", lw=1)
-        (self.heldout_line,) = self.heldout_axes.plot([], [], "o-", color="tab:orange", ms=3)
-        self.axes.set_xlabel("step")
-        self.axes.set_ylabel("loss", color="tab:blue")
-        self.heldout_axes.set_ylabel("held-out error (px)", color="tab:orange")
-        self.figure.tight_layout()
-        self.steps: list[int] = []
-        self.losses: list[float] = []
-        self.heldout: list[tuple[int, float]] = []
-
-    def reset(self) -> None:
-        self.steps, self.losses, self.heldout = [], [], []
-        self.draw()
-
-    def add(self, p: Progress) -> None:
-        self.steps.append(p.step)
-        self.losses.append(p.loss)
-        if p.heldout_error is not None:
-            self.heldout.append((p.step, p.heldout_error))
-
-    def draw(self) -> None:
-        n = len(self.steps)  # the worker thread appends meanwhile: take one consistent length
-        self.loss_line.set_data(self.steps[:n], self.losses[:n])
-        self.heldout_line.set_data(*(zip(*self.heldout, strict=True) if self.heldout else ([], [])))
-        for ax in (self.axes, self.heldout_axes):
-            ax.relim()
-            ax.autoscale_view()
-        self.canvas.draw_idle()
+PLOT_SECONDS = 0.5  # the loss plot updates at most this often
+PLOT_HEIGHT = 180  # px
 
 
 class TrainingPanel(QGroupBox):
@@ -87,11 +50,14 @@ class TrainingPanel(QGroupBox):
     def __init__(self, widget):
         super().__init__("Fine-tune")
         self.widget = widget
-        self.worker = None
-        self.control: Control | None = None
+        self.round: RoundProcess | None = None  # the child process training
+        self.worker = None  # the thread worker saving the round's model
         self.bar = None
         self.latest: Progress | None = None
-        self.plot: LossPlot | None = None
+        # the loss plot lives in the panel, made with it: docking a plot when the round
+        # started re-laid out the viewer and drew the figure anew (~1 s without a frame drawn)
+        self.plot = LossPlot()
+        self.plot.canvas.setFixedHeight(PLOT_HEIGHT)
         self.last_result = None
 
         self.steps_box = QSpinBox()
@@ -133,7 +99,9 @@ class TrainingPanel(QGroupBox):
         layout.addLayout(form)
         layout.addLayout(buttons)
         layout.addWidget(self.status)
+        layout.addWidget(self.plot.canvas)
         self._plotted = 0.0
+        self._polling = False
         self.timer = QTimer(self)
         self.timer.setInterval(250)
         self.timer.timeout.connect(self._poll)
@@ -141,7 +109,7 @@ class TrainingPanel(QGroupBox):
 
     @property
     def running(self) -> bool:
-        return self.worker is not None
+        return self.round is not None or self.worker is not None
 
     def _set_running(self, running: bool) -> None:
         self.start_button.setEnabled(not running)
@@ -156,66 +124,75 @@ class TrainingPanel(QGroupBox):
         if adapt_round and session.model is None:
             self.status.setText("adaptation starts from a model: fine-tune or load one first")
             return
-        if self.plot is None:
-            self.plot = LossPlot()
-            self.widget.viewer.window.add_dock_widget(
-                self.plot.canvas, name="Training loss", area="bottom"
-            )
-        self.plot.reset()
-        self.control = Control()
-        steps = self.steps_box.value()
         minutes = self.minutes_box.value()
-        settings = {
-            "steps": steps,
-            "lr": self.lr_box.value(),
-            "time_budget": minutes * 60 if minutes else None,
-            "control": self.control,
-            "callback": self._on_progress,
-        }
-        run = finetune
-        if adapt_round:  # steps follow DeepLabCut's 4 epochs over the pseudo-labeled frames
-            run, steps = adapt, 1
-            settings = {k: v for k, v in settings.items() if k not in ("steps", "lr")}
+        budget = minutes * 60 if minutes else None
+        try:  # a snapshot of the labels and the model: quick, and checked here in one line
+            if adapt_round:  # steps follow DeepLabCut's 4 epochs over the pseudo-labeled frames
+                job = adaptation_job(session, time_budget=budget)
+            else:
+                job = prepare_round(session, steps=self.steps_box.value(),
+                                    lr=self.lr_box.value(), time_budget=budget)  # fmt: skip
+            self.round = RoundProcess(job)
+        except (SuperAnimalError, OSError) as err:
+            self._report(err)
+            return
+        self.plot.reset()
+        steps = job.settings.steps or 1  # an adaptation round knows its steps once it starts
         self.bar = progress(total=steps, desc="Adapting" if adapt_round else "Fine-tuning")
-        self.status.setText("training... (you can keep labeling)")
-        self.worker = create_worker(run, session, _start_thread=False, **settings)
-        self.worker.returned.connect(self._done)
-        self.worker.errored.connect(self._failed)
+        self.status.setText("training in the background... (you can keep labeling)")
         self._set_running(True)
         self.timer.start()
-        self.worker.start()
 
     def stop(self) -> None:
-        if self.control is not None:
-            self.control.stop.set()
+        if self.round is not None:
+            self.round.stop()
             self.status.setText("stopping: keeping the best model so far...")
 
     def cancel(self) -> None:
-        if self.control is not None:
-            self.control.cancel.set()
+        if self.round is not None:
+            self.round.cancel()
             self.status.setText("cancelling...")
 
     def abort(self, wait_ms: int = 120_000) -> None:
-        """Cancel a running round and wait for its thread (the video is leaving the viewer):
-        the previous model stays active and no callback reaches a closing viewer."""
-        worker = self.worker
-        if worker is None:
+        """Cancel a running round and wait for it (the video is leaving the viewer): the
+        previous model stays active and no callback reaches a closing viewer."""
+        if not self.running:
             return
-        self.control.cancel.set()
-        worker.returned.disconnect()
-        worker.errored.disconnect()
-        QThreadPool.globalInstance().waitForDone(wait_ms)
+        if self.round is not None:
+            self.round.close(timeout=wait_ms / 1000)
+        if self.worker is not None:
+            self.worker.returned.disconnect()
+            self.worker.errored.disconnect()
+            QThreadPool.globalInstance().waitForDone(wait_ms)
         self._finish()
         self.status.setText("cancelled: the video left the viewer")
 
-    def _on_progress(self, p: Progress) -> None:  # worker thread: hand over, draw in _poll
-        self.latest = p
-        if self.plot is not None:
-            self.plot.add(p)
-
     def _poll(self) -> None:
+        if self.round is None or self._polling:
+            return
+        self._polling = True  # napari's progress bar processes Qt events: no re-entry
+        try:
+            self._show(self.round.events())
+        finally:
+            self._polling = False
+
+    def _show(self, events) -> None:
+        for kind, value in events:
+            if kind == "progress":
+                self.latest = value
+                self.plot.add(value)
+            elif kind == "predicting":
+                done, total = value
+                self.status.setText(f"the current model predicts {total} frames first: {done}")
+            elif kind == "done":
+                self._commit(value)
+                return
+            elif kind == "failed":
+                self._finish()
+                self._report(value)
+                return
         p = self.latest
-        if p is None or self.worker is None:
+        if p is None:
             return
         eta = f"{p.eta_seconds / 60:.1f} min" if p.eta_seconds >= 60 else f"{p.eta_seconds:.0f} s"
         self.status.setText(f"step {p.step}/{p.steps} · loss {p.loss:.5f} · ETA {eta}")
@@ -224,19 +201,32 @@ class TrainingPanel(QGroupBox):
             self.plot.draw()
         if self.bar is not None:
             if self.bar.total != p.steps:
-                self.bar.total = p.steps  # an adaptation round knows its steps once it starts
-            # last: napari's progress bar processes Qt events, so the round may end in here
+                self.bar.total = p.steps
             self.bar.update(p.step - self.bar.n)
 
-    def _finish(self) -> None:
+    def _commit(self, outcome) -> None:
+        """Save the round's model as a new version, off the GUI thread."""
+        self._close_round()
+        self.status.setText("saving the new model version...")
+        self.worker = create_worker(commit_round, self.widget.session, outcome,
+                                    _start_thread=False)  # fmt: skip
+        self.worker.returned.connect(self._done)
+        self.worker.errored.connect(self._failed)
+        self.worker.start()
+
+    def _close_round(self) -> None:
         self.timer.stop()
+        round_, self.round = self.round, None
+        if round_ is not None:
+            round_.close()
+
+    def _finish(self) -> None:
+        self._close_round()
         bar, self.bar = self.bar, None
         self.worker = None
-        self.control = None
         self.latest = None
         self._set_running(False)
-        if self.plot is not None:
-            self.plot.draw()
+        self.plot.draw()
         if bar is not None:
             bar.close()
 
@@ -259,6 +249,9 @@ class TrainingPanel(QGroupBox):
 
     def _failed(self, err: Exception) -> None:
         self._finish()
+        self._report(err)
+
+    def _report(self, err: Exception) -> None:
         message = str(err) if isinstance(err, SuperAnimalError) else f"fine-tuning failed: {err!r}"
         self.status.setText(message)
         show_error(message)
