@@ -40,7 +40,6 @@ from ..errors import SuperAnimalError
 from .finetune import Control, Progress, run_round
 from .job import RoundJob, RoundOutcome, TrainingError
 
-
 NICENESS = 10  # the child's CPU priority below the viewer's (nice(1) increment)
 
 
