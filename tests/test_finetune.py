@@ -138,6 +138,22 @@ def test_stop_keeps_a_usable_model_and_cancel_keeps_nothing(trained):
     assert result.version in session.model_versions()
 
 
+def test_a_time_limit_covers_the_whole_round(trained):
+    """The work after the last step (held-out and jitter frames predicted, the model saved)
+    fits in the limit too: a user who gives 10 s gets the new model after <= 10 s."""
+    import time
+
+    session, first, _ = trained
+    session.use_model(first.version)  # a base model: replay and jitter predictions before
+    t = time.perf_counter()
+    result = finetune(session, **{**ROUND, "steps": 10**6}, time_budget=10.0)
+    seconds = time.perf_counter() - t
+    assert result.info["ended_by"] == "time" and result.info["steps"] > 1
+    assert "jitter" in result.info  # the 120 jitter frames were predicted within the limit
+    assert seconds <= 10.5, seconds
+    session.use_model(first.version)
+
+
 def test_too_few_labels_is_a_clear_error(mouse, tmp_path):
     path, truth = mouse
     with Session.open(open_video(path, convert=False), keypoints=KEYPOINTS,

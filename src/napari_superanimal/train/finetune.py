@@ -52,6 +52,7 @@ __all__ = ["Control", "Progress", "RoundResult", "TrainingError", "finetune", "r
 
 AUTO_MAX_SIDE = 448  # px: longer side of the frames a new network trains on (auto_input_scale)
 PREDICT_CHUNK = 16  # frames the base model predicts between checks for Cancel
+AFTER_TRAINING_SECONDS = 2.0  # saving the version, on top of the predictions timed
 
 
 class Control:
@@ -191,6 +192,15 @@ def _jitter_info(job: RoundJob, before, trial: PoseEstimator, video) -> dict:
     return {"jitter": {**report, "clips": {job.video_key: _runs(frames)}}}
 
 
+def _after_training_seconds(trial: PoseEstimator, pixels: dict, n_frames: int) -> float:
+    """A generous estimate of the round's work after its last step (the held-out and jitter
+    frames predicted, the model saved), timed on one frame: a time budget covers it too."""
+    frame = next(iter(pixels.values()))
+    t = time.perf_counter()
+    trial.predict(frame[None])
+    return 1.5 * (time.perf_counter() - t) * n_frames + AFTER_TRAINING_SECONDS
+
+
 def _predict_missing(job: RoundJob, base: PoseEstimator, video, control: Control, progress):
     """The base model's predictions on the frames the round needs and the project lacks
     (into ``job.predictions``); returns the frames predicted, or None if cancelled."""
@@ -241,6 +251,7 @@ def run_round(
     follows the base model's predictions on frames the project had none for (memory replay,
     jitter, adaptation), which come back in the outcome either way.
     """
+    round_started = time.perf_counter()  # a time budget covers the whole round
     control = control or Control()
     s = job.settings
     rng = np.random.default_rng(s.seed)
@@ -300,8 +311,11 @@ def run_round(
     best_state, best_score, since_best = None, np.inf, 0
     losses: list[tuple[int, float]] = []
     evals: list[tuple[int, float]] = []
+    budget = None
+    if s.time_budget is not None:  # what is left once the work after training is set aside
+        budget = s.time_budget - (time.perf_counter() - round_started)
+        budget -= _after_training_seconds(trial, pixels, len(held) + len(job.jitter_at))
     started = time.perf_counter()
-    budget = s.time_budget
     step = 0
     stopped = "steps"
     for step in range(1, steps + 1):
@@ -311,10 +325,11 @@ def run_round(
             stopped = "stop"
             break
         elapsed = time.perf_counter() - started
-        if budget is not None and elapsed > budget:
+        if budget is not None and elapsed > budget and step > 1:
             stopped = "time"
             break
-        done = max((step - 1) / steps, elapsed / budget if budget else 0.0)
+        by_time = 0.0 if budget is None else elapsed / budget if budget > 0 else 1.0
+        done = max((step - 1) / steps, by_time)
         rate, beta1 = _one_cycle(s.lr, done)
         for group in optimizer.param_groups:
             group["lr"], group["betas"] = rate, (beta1, group["betas"][1])

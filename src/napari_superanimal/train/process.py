@@ -52,18 +52,24 @@ class RoundProcess:
 
     def __init__(self, job: RoundJob):
         self.folder = Path(tempfile.mkdtemp(prefix="superanimal-round-"))
-        torch.save(job, self.folder / "job.pt")
         self.outcome: RoundOutcome | None = None
         self.error: Exception | None = None
         self._events: queue.Queue = queue.Queue()
         self._drained = False  # every event, the last one included, was handed out
-        self._log = open(self.folder / "log.txt", "wb")  # noqa: SIM115 - closed in close()
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", __name__, str(self.folder)],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self._log,
-        )
+        try:
+            torch.save(job, self.folder / "job.pt")
+            self._log = open(self.folder / "log.txt", "wb")  # noqa: SIM115 - closed in close()
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", __name__, str(self.folder)],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                stderr=self._log,
+            )
+        except BaseException:
+            if getattr(self, "_log", None) is not None:
+                self._log.close()
+            shutil.rmtree(self.folder, ignore_errors=True)
+            raise
         self._reader = threading.Thread(target=self._read, name="round-reader", daemon=True)
         self._reader.start()
 
@@ -180,7 +186,8 @@ def _listen(control: Control) -> None:
 
 def main(folder: str) -> int:
     folder = Path(folder)
-    os.nice(NICENESS)  # the viewer comes first: it gets a core whenever it has work
+    if hasattr(os, "nice"):  # the viewer comes first: it gets a core whenever it has work
+        os.nice(NICENESS)
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever else is printed goes to the log, not into the protocol
 
