@@ -158,8 +158,7 @@ class TrainingPanel(QGroupBox):
         previous model stays active and no callback reaches a closing viewer."""
         if not self.running:
             return
-        if self.round is not None:
-            self.round.close(timeout=wait_ms / 1000)
+        self._close_round(timeout=wait_ms / 1000)
         if self.worker is not None:
             self.worker.returned.disconnect()
             self.worker.errored.disconnect()
@@ -214,11 +213,11 @@ class TrainingPanel(QGroupBox):
         self.worker.errored.connect(self._failed)
         self.worker.start()
 
-    def _close_round(self) -> None:
+    def _close_round(self, timeout: float = 30.0) -> None:
         self.timer.stop()
         round_, self.round = self.round, None
         if round_ is not None:
-            round_.close()
+            round_.close(timeout)
 
     def _finish(self) -> None:
         self._close_round()

@@ -41,6 +41,7 @@ from .job import (
     RoundJob,
     RoundOutcome,
     TrainingError,
+    check_enough_frames,
     commit_round,
     prepare_round,
 )
@@ -278,10 +279,7 @@ def run_round(
     if job.adaptation is not None:
         pseudo, steps, adapted = _pseudo_labels(job, samples)
         extra.update(adapted)
-    if len(samples) + len(pseudo) < 2:
-        raise TrainingError(
-            f"{len(samples)} labeled frame(s): label or accept points on at least 2 frames first"
-        )
+    check_enough_frames(len(samples), len(pseudo))
     order = rng.permutation(len(samples))
     n_hold = int(round(s.holdout * len(samples))) if len(samples) >= 5 else 0
     held = [samples[i] for i in order[:n_hold]]

@@ -110,7 +110,6 @@ class RoundJob:
     store: str | Path
     storage_options: dict
     keypoints: tuple[str, ...]
-    n_frames: int
     frame_size: tuple[int, int]
     labels: dict[int, FrameLabels]
     predictions: dict[int, np.ndarray]  # the base model's stored predictions
@@ -155,6 +154,14 @@ class RoundOutcome:
     predicted: np.ndarray
 
 
+def check_enough_frames(labeled: int, pseudo: int = 0) -> None:
+    """A round needs at least 2 frames to train on (the user's, plus pseudo-labeled ones)."""
+    if labeled + pseudo < 2:
+        raise TrainingError(
+            f"{labeled} labeled frame(s): label or accept points on at least 2 frames first"
+        )
+
+
 def prepare_round(session, *, adaptation: Adaptation | None = None, extra_info=None, **settings):
     """A :class:`RoundJob` for ``session`` (``settings``: the fields of :class:`RoundSettings`)."""
     known = {f.name for f in fields(RoundSettings)}
@@ -169,10 +176,8 @@ def prepare_round(session, *, adaptation: Adaptation | None = None, extra_info=N
     labels = snapshot_labels(session)
     wanted = labels if settings.frames is None else set(settings.frames) & set(labels)
     user_frames = sum(1 for f in wanted if labels[f].labeled.any())
-    if adaptation is None and user_frames < 2:
-        raise TrainingError(
-            f"{user_frames} labeled frame(s): label or accept points on at least 2 frames first"
-        )
+    if adaptation is None:
+        check_enough_frames(user_frames)
     model, version = session.model, session.model_version
     base = None if model is None else BaseModel.of(model, version)
     needed: set[int] = set()
@@ -190,9 +195,8 @@ def prepare_round(session, *, adaptation: Adaptation | None = None, extra_info=N
     return RoundJob(
         video_key=session.video_key,
         store=video.store_path,
-        storage_options=dict(getattr(video.store, "storage_options", {}) or {}),
+        storage_options=dict(video.store.storage_options),
         keypoints=tuple(session.keypoints),
-        n_frames=len(session),
         frame_size=tuple(video.shape[1:3]),
         labels=labels,
         predictions=predictions,
@@ -210,21 +214,16 @@ def prepare_round(session, *, adaptation: Adaptation | None = None, extra_info=N
 def commit_round(session, outcome: RoundOutcome):
     """Store ``outcome`` in ``session``'s project; the new version's
     :class:`~.finetune.RoundResult`, or None for a cancelled round."""
-    from ..model.inference import PoseEstimator
-    from ..model.networks import build_network
     from .finetune import RoundResult
 
     if len(outcome.predicted_frames) and session.model_version == outcome.base_version:
         session.add_predictions(outcome.predicted_frames, outcome.predicted)
     if outcome.state is None:
         return None
-    keypoints = outcome.info["keypoints"]
-    network = build_network(outcome.arch, len(keypoints))
-    network.load_state_dict(outcome.state, strict=True)
     version = session.project.next_model_version(outcome.arch)
     info = {**outcome.info, "created": time.time()}
-    path = session.project.save_model_version(version, network, info)
-    device = session.model.device if session.model is not None else "auto"
-    estimator = PoseEstimator(network, keypoints, device, version, weights=path,
-                              input_scale=info["input_scale"])  # fmt: skip
+    trained = BaseModel(outcome.arch, tuple(info["keypoints"]), version, info["input_scale"],
+                        state=outcome.state)  # fmt: skip
+    estimator = trained.load(session.model.device if session.model is not None else "auto")
+    estimator.weights = session.project.save_model_version(version, estimator.network, info)
     return RoundResult(version, estimator, info)
