@@ -13,10 +13,20 @@ demo: setup
 test: setup
 	.venv/bin/ruff check src tests benchmarks
 	.venv/bin/ruff format --check src tests benchmarks
+	.venv/bin/lint-imports
 	xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python -m pytest $(PYTEST_ARGS)
 
+# Every benchmark that needs no other venv (DeepLabCut's baseline has its own: see
+# benchmarks/bench_finetune_dlc.py). Each writes benchmarks/results/<name>.json.
+XVFB = xvfb-run -a -s "-screen 0 1600x1000x24"
 bench: setup
 	cd benchmarks && ../.venv/bin/python bench_video.py
 	cd benchmarks && ../.venv/bin/python bench_inference.py --frames 32
-	cd benchmarks && xvfb-run -a -s "-screen 0 1600x1000x24" ../.venv/bin/python bench_labeling.py
+	cd benchmarks && $(XVFB) ../.venv/bin/python bench_open.py
+	cd benchmarks && $(XVFB) ../.venv/bin/python bench_labeling.py
 	cd benchmarks && ../.venv/bin/python bench_cluster.py
+	cd benchmarks && ../.venv/bin/python bench_finetune.py --arch light_resnet18 --labels 20
+	cd benchmarks && ../.venv/bin/python bench_suggest.py
+	cd benchmarks && ../.venv/bin/python bench_demo.py
+	cd benchmarks && ../.venv/bin/python bench_adapt.py
+	cd benchmarks && ../.venv/bin/python bench_faults.py

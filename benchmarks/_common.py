@@ -11,8 +11,24 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
-SHARED_DATA = HERE.parents[1] / "shared" / "data"
-WORK = HERE / "_work"
+WORK = HERE / "_work"  # inputs the scripts make (videos, stores, projects): not committed
+RESULTS = HERE / "results"  # what the scripts measured, as JSON: committed, quoted in the docs
+
+
+def find_shared_data() -> Path:
+    """``shared/data`` (the real videos and labels): ``$NAPARI_SUPERANIMAL_DATA``, else the
+    first ``shared/data`` found from the repository's folder upward."""
+    import os
+
+    if os.environ.get("NAPARI_SUPERANIMAL_DATA"):
+        return Path(os.environ["NAPARI_SUPERANIMAL_DATA"])
+    for folder in HERE.parents:
+        if (folder / "shared" / "data").is_dir():
+            return folder / "shared" / "data"
+    return HERE.parents[1] / "shared" / "data"
+
+
+SHARED_DATA = find_shared_data()
 
 
 def run_child(code: str, *args: str) -> dict:
@@ -71,7 +87,20 @@ def _fmt(value) -> str:
 
 
 def save(name: str, payload: dict) -> Path:
-    WORK.mkdir(parents=True, exist_ok=True)
-    path = WORK / f"{name}.json"
-    path.write_text(json.dumps(payload, indent=2))
+    """Write ``benchmarks/results/<name>.json`` (with the machine and the date) and print its
+    path; the docs quote these files."""
+    import datetime
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}.json"
+    payload = {"machine": machine(), "date": datetime.date.today().isoformat(), **payload}
+    path.write_text(json.dumps(payload, indent=2, default=_plain))
+    print(f"results: {path.relative_to(HERE.parent)}", flush=True)
     return path
+
+
+def _plain(value):
+    """JSON for numpy scalars and arrays, paths."""
+    if hasattr(value, "tolist"):
+        return value.tolist()
+    return str(value)

@@ -175,10 +175,23 @@ def main(argv=None) -> int:
         m = report[which]
         for name in (*KEYPOINTS, "all"):
             v = m["all"] if name == "all" else m["keypoints"][name]
-            rows.append({"model": which, "keypoint": name, **{k: v[k] for k in (
-                "median_displacement", "mean_displacement", "median_acceleration",
-                "jump_share", "low_confidence_share")},
-                "px from heuristic": agreement[which].get(name)})  # fmt: skip
+            rows.append(
+                {
+                    "model": which,
+                    "keypoint": name,
+                    **{
+                        k: v[k]
+                        for k in (
+                            "median_displacement",
+                            "mean_displacement",
+                            "median_acceleration",
+                            "jump_share",
+                            "low_confidence_share",
+                        )
+                    },
+                    "px from heuristic": agreement[which].get(name),
+                }
+            )
     table = print_table(rows, list(rows[0]))
     info = adapted.info
     summary = {

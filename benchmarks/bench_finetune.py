@@ -92,9 +92,15 @@ def one_round(video, arch: str, n_train: int, budget: float, input_scale: float 
     with session:
         t = time.perf_counter()
         result = session.finetune(
-            arch=arch, steps=10**9, time_budget=budget, holdout=0.0, patience=10**9, seed=0,
+            arch=arch,
+            steps=10**9,
+            time_budget=budget,
+            validation=0.0,
+            test=0.0,
+            patience=10**9,
+            seed=0,
             input_scale=input_scale,
-        )  # fmt: skip
+        )
         seconds = time.perf_counter() - t
         pred = result.estimator.predict(np.stack([session.read_frame(i) for i in held]))
     return {
@@ -118,12 +124,14 @@ def stall(video, seconds: float, n_train: int = 20) -> dict:
     from qtpy.QtCore import QTimer
     from qtpy.QtWidgets import QApplication
 
+    from napari_superanimal import show_session
+
     session, _ = labeled_session(video, n_train, "stall")
     viewer = napari.Viewer(show=True)
-    widget = session.show(viewer)
+    widget = show_session(session, viewer)
     panel = widget.training
-    panel.steps_box.setValue(100_000)
-    panel.minutes_box.setValue(max(1, round(seconds / 60)))
+    panel.settings.steps.value = 100_000
+    panel.settings.minutes.value = max(1, round(seconds / 60))
     app = QApplication.instance()
     settled = time.perf_counter() + SETTLE_SECONDS  # a user looks before pressing a button
     while time.perf_counter() < settled:

@@ -169,9 +169,12 @@ def main() -> None:
     rows = summarise(runs, with_kinds=True)
     kind_share = {k: float(np.mean(known_errors(truth, 0)[1][k])) for k in KINDS}
     print(f"\nmachine: {machine()}")
-    print(f"{len(truth)} frames, {N_LABELED} labeled, {args.seeds} seeds; thumbnails of 500 "
-          f"frames read in {thumb_s:.1f} s; frames of each kind (seed 0): "
-          + ", ".join(f"{k} {100 * v:.1f}%" for k, v in kind_share.items()) + "\n")  # fmt: skip
+    print(
+        f"{len(truth)} frames, {N_LABELED} labeled, {args.seeds} seeds; thumbnails of 500 "
+        f"frames read in {thumb_s:.1f} s; frames of each kind (seed 0): "
+        + ", ".join(f"{k} {100 * v:.1f}%" for k, v in kind_share.items())
+        + "\n"
+    )
     print_table(rows, list(rows[0]))
     payload["known_errors"] = rows
 
@@ -183,8 +186,9 @@ def main() -> None:
     for strategy in ("confidence", "jumps", "combined"):
         t = time.perf_counter()
         suggest_frames(big, range(0, 100_000, 20), N_SUGGEST, strategy)
-        timing.append({"strategy": strategy, "100k frames x 27 keypoints (s)":
-                       time.perf_counter() - t})  # fmt: skip
+        timing.append(
+            {"strategy": strategy, "100k frames x 27 keypoints (s)": time.perf_counter() - t}
+        )
     print()
     print_table(timing, list(timing[0]))
     payload["timing_100k"] = timing

@@ -4,7 +4,8 @@
 #   - .venv at the repo root, with torch/torchvision pinned and installed first
 #     (pip takes these exact releases from local disk; anything else downloads gigabytes),
 #   - this package (editable) with its test and benchmark extras,
-#   - napari's reader preference, so `napari video.mp4` opens with this plugin without a dialog.
+#   - napari's reader preference, so `napari video.mp4` opens with this plugin without a dialog,
+#     written on every run (napari or a user may have reset the settings since).
 # Re-running is cheap: a stamp file records what was installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -32,6 +33,7 @@ fi
 stamp=.venv/.bootstrap-stamp
 want=$(cat pyproject.toml scripts/bootstrap.sh | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
+  .venv/bin/napari-superanimal register-reader --quiet
   exit 0
 fi
 # This machine's pip config lists local indexes that are partly absent; drop that noise only.

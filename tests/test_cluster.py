@@ -41,8 +41,9 @@ def spec(tmp_path):
 
 
 def single_process(path, spec):
-    model = load_model(spec.name, weights=spec.weights, arch=spec.arch, keypoints=spec.keypoints,
-                       device="cpu")  # fmt: skip
+    model = load_model(
+        spec.name, weights=spec.weights, arch=spec.arch, keypoints=spec.keypoints, device="cpu"
+    )
     return model.predict_video(open_video(path))
 
 
@@ -79,13 +80,27 @@ def test_a_worker_killed_mid_run_is_survived(videos, spec, client):
 
 def test_cli_predicts_several_videos_on_a_local_cluster(videos, tmp_path):
     torch.manual_seed(1)
-    weights = save_snapshot(tmp_path / "superanimal_topviewmouse_hrnet_w32.pt",
-                            build_network("hrnet_w32", 27))  # fmt: skip
+    weights = save_snapshot(
+        tmp_path / "superanimal_topviewmouse_hrnet_w32.pt", build_network("hrnet_w32", 27)
+    )
     proc = subprocess.run(
-        [sys.executable, "-m", "napari_superanimal.cli", "predict", *map(str, videos),
-         "--weights", str(weights), "--workers", "2", "--quiet", "--offline"],
-        capture_output=True, text=True, timeout=900,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "napari_superanimal.cli",
+            "predict",
+            *map(str, videos),
+            "--weights",
+            str(weights),
+            "--workers",
+            "2",
+            "--quiet",
+            "--offline",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     assert proc.returncode == 0, proc.stderr[-3000:]
     for path in videos:
         h5 = path.with_name(f"{path.stem}_superanimal_topviewmouse_hrnet_w32.h5")

@@ -35,22 +35,58 @@ RETRIES = 3
 
 @dataclass(frozen=True)
 class ModelSpec:
-    """What a worker needs to build the model itself (models are not shipped between processes)."""
+    """What a worker needs to build the model itself (models are not shipped between processes).
+
+    A SuperAnimal dataset name (its weights resolved on the worker, never downloaded there), or
+    any snapshot of a known architecture and keypoint set: a version trained in a project
+    (:meth:`of` describes a loaded model), with its input scale."""
 
     name: str = "superanimal_topviewmouse"
     arch: str = "hrnet_w32"
     weights: str | None = None
     keypoints: tuple[str, ...] | None = None
     batch_size: int = 8
+    input_scale: float = 1.0
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
-    def load(self):
-        from .model.inference import load_model
+    @classmethod
+    def of(cls, estimator, batch_size: int = 8) -> ModelSpec:
+        """The spec of a loaded :class:`~.model.inference.PoseEstimator` with a weights file."""
+        from .errors import SessionError
 
+        if estimator.weights is None:
+            raise SessionError(
+                f"{estimator.name} has no weights file (a converted or unsaved model): "
+                "train a round or save it before predicting on a cluster"
+            )
+        return cls(
+            estimator.name,
+            estimator.network.arch.name,
+            str(estimator.weights),
+            tuple(estimator.keypoints),
+            batch_size,
+            estimator.input_scale,
+        )
+
+    def load(self):
+        from .model.inference import estimator_from_snapshot, load_model
+
+        if self.keypoints is not None and self.weights is not None:
+            return estimator_from_snapshot(
+                self.weights,
+                self.arch,
+                self.keypoints,
+                name=self.name,
+                input_scale=self.input_scale,
+            )
         return load_model(
-            self.name, weights=self.weights, device="auto", arch=self.arch,
-            keypoints=self.keypoints, download=False,
-        )  # fmt: skip
+            self.name,
+            weights=self.weights,
+            device="auto",
+            arch=self.arch,
+            keypoints=self.keypoints,
+            download=False,
+        )
 
 
 _MODELS: dict[ModelSpec, object] = {}  # one model per worker process and spec
@@ -106,9 +142,11 @@ def get_client(scheduler: str | None = None, n_workers: int = 2, threads_per_wor
     if scheduler:
         return Client(scheduler)
     cluster = LocalCluster(
-        n_workers=n_workers, threads_per_worker=threads_per_worker, processes=True,
+        n_workers=n_workers,
+        threads_per_worker=threads_per_worker,
+        processes=True,
         dashboard_address=None,
-    )  # fmt: skip
+    )
     return Client(cluster)
 
 
@@ -151,17 +189,22 @@ def _task_path(path: str | os.PathLike) -> str:
 
 
 def ingest_videos(
-    paths: Sequence[str | os.PathLike], client=None, scheduler: str | None = None,
-    n_workers: int = 2, store_root: str | os.PathLike | None = None,
-) -> list[str]:  # fmt: skip
+    paths: Sequence[str | os.PathLike],
+    client=None,
+    scheduler: str | None = None,
+    n_workers: int = 2,
+    store_root: str | os.PathLike | None = None,
+) -> list[str]:
     """Convert every video into its frame store, one task per video; returns the stores' paths
     or URLs. ``store_root`` (a folder or fsspec URL) holds the stores instead of each video's
     folder."""
     stores = store_locations(paths, store_root)
     client, owned = _owned_client(client, scheduler, n_workers)
     try:
-        futures = [client.submit(ingest_task, _task_path(p), store, retries=RETRIES, pure=False)
-                   for p, store in zip(paths, stores, strict=True)]  # fmt: skip
+        futures = [
+            client.submit(ingest_task, _task_path(p), store, retries=RETRIES, pure=False)
+            for p, store in zip(paths, stores, strict=True)
+        ]
         return client.gather(futures)
     finally:
         if owned:
@@ -194,8 +237,15 @@ def predict_videos(
         futures = {}
         for path, store, n in zip(paths, stores, lengths, strict=True):
             for start in range(0, n, span):
-                f = client.submit(predict_task, store, spec, start, min(start + span, n),
-                                  retries=RETRIES, pure=False)  # fmt: skip
+                f = client.submit(
+                    predict_task,
+                    store,
+                    spec,
+                    start,
+                    min(start + span, n),
+                    retries=RETRIES,
+                    pure=False,
+                )
                 futures[f] = str(path)
         length_of = {str(p): n for p, n in zip(paths, lengths, strict=True)}
         out: dict[str, np.ndarray] = {}

@@ -17,17 +17,20 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 from napari.layers import Points, Shapes
+from qtpy.QtCore import QTimer
 
-from ..session import FramePoint, Session
+from ..labels.model import FramePoint, PointKind
+from ..session import Session
 
 LAYER_NAME = "keypoints"
 SYMBOLS = {
-    "predicted": "disc",
-    "uncertain": "cross",
-    "stale": "ring",
-    "labeled": "diamond",
-    "accepted": "square",
+    PointKind.PREDICTED: "disc",
+    PointKind.UNCERTAIN: "cross",
+    PointKind.STALE: "ring",
+    PointKind.LABELED: "diamond",
+    PointKind.ACCEPTED: "square",
 }
+GUESSES = (PointKind.PREDICTED, PointKind.UNCERTAIN, PointKind.STALE)
 
 
 def keypoint_colors(n: int) -> np.ndarray:
@@ -51,6 +54,8 @@ class KeypointsOverlay:
         self.active_keypoint: str | None = None  # the one a click in "add" mode places
         self.show_names = False
         self._updating = False
+        self._in_layer_event = False  # inside napari's data event: redraw after it
+        self._pending = False
         self._last_shape: tuple | None = None
         height, width = session.video.shape[1:3]
         self.point_size = float(max(4.0, min(height, width) / 60))
@@ -62,14 +67,21 @@ class KeypointsOverlay:
             border_width=0.15,
             border_width_is_relative=True,
             features=pd.DataFrame({"keypoint": pd.Series([], dtype=str)}),
-            text={"string": "{keypoint}", "visible": False, "color": "white", "size": 9,
-                  "anchor": "upper_left", "translation": [-4, 4]},
-        )  # fmt: skip
+            text={
+                "string": "{keypoint}",
+                "visible": False,
+                "color": "white",
+                "size": 9,
+                "anchor": "upper_left",
+                "translation": [-4, 4],
+            },
+        )
         self.layer.events.data.connect(self._on_data)
         self.skeleton: Shapes | None = None
         if session.skeleton:
-            self.skeleton = Shapes(name="skeleton", ndim=2, edge_width=1.5, edge_color="white",
-                                   opacity=0.6)  # fmt: skip
+            self.skeleton = Shapes(
+                name="skeleton", ndim=2, edge_width=1.5, edge_color="white", opacity=0.6
+            )
 
     def add_to(self, viewer) -> None:
         if self.skeleton is not None:
@@ -78,17 +90,34 @@ class KeypointsOverlay:
         self.layer.mode = "select"
 
     # -- session -> layer -------------------------------------------------------------------
+    def refresh(self, frame: int) -> None:
+        """Redraw ``frame`` now, or, while napari is still applying a change to the layer (a
+        point being removed), once it has."""
+        self.frame = int(frame)
+        if self._in_layer_event or self._updating:
+            if not self._pending:
+                self._pending = True
+                QTimer.singleShot(0, self._flush)
+            return
+        self.show(self.frame)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._pending = False
+            self.show(self.frame)
+            self.on_edit()
+
     def show(self, frame: int) -> None:
         """Draw ``frame``'s points (O(keypoints))."""
         self.frame = int(frame)
-        points = [p for p in self.session.points(self.frame) if p.kind != "hidden"]
+        points = [p for p in self.session.points(self.frame) if p.kind != PointKind.HIDDEN]
         self.shown = points
         n = len(points)
         coords = np.array([[p.y, p.x] for p in points], np.float64).reshape(n, 2)
         colors = np.array([self.color_of[p.keypoint] for p in points], np.float32).reshape(n, 4)
-        kinds = [self._kind(p) for p in points]
-        predicted = np.array([k in ("predicted", "uncertain", "stale") for k in kinds], bool)
-        stale = np.array([k == "stale" for k in kinds], bool)
+        kinds = [p.kind for p in points]
+        predicted = np.array([k in GUESSES for k in kinds], bool)
+        stale = np.array([k == PointKind.STALE for k in kinds], bool)
         colors[stale] = (0.6, 0.6, 0.6, 1.0)  # an older model's guess: grey until refreshed
         # borders depend on keypoint and kind only (not on the score), so they are set rarely
         borders = np.where(predicted[:, None], colors, np.array([1, 1, 1, 1], np.float32))
@@ -122,11 +151,6 @@ class KeypointsOverlay:
         finally:
             self._updating = False
 
-    def _kind(self, p: FramePoint) -> str:
-        if p.kind == "predicted" and p.score < self.session.threshold:
-            return "uncertain"
-        return p.kind
-
     def _draw_skeleton(self, points: list[FramePoint]) -> None:
         at = {p.keypoint: (p.y, p.x) for p in points}
         lines = [np.array([at[a], at[b]]) for a, b in self.session.skeleton if a in at and b in at]
@@ -138,14 +162,16 @@ class KeypointsOverlay:
 
     # -- layer -> session -------------------------------------------------------------------
     def selected_keypoints(self) -> list[str]:
-        return [self.shown[i].keypoint for i in sorted(self.layer.selected_data)
-                if i < len(self.shown)]  # fmt: skip
+        return [
+            self.shown[i].keypoint for i in sorted(self.layer.selected_data) if i < len(self.shown)
+        ]
 
     def _on_data(self, event) -> None:
         if self._updating:
             return
         action = str(getattr(event, "action", ""))
         indices = [int(i) for i in getattr(event, "data_indices", ())]
+        self._in_layer_event = True
         try:
             if action == "changed":
                 for i in indices:
@@ -168,11 +194,12 @@ class KeypointsOverlay:
             from napari.utils.notifications import show_error
 
             show_error(str(err))
-        if action in ("changed", "added"):
+        finally:
+            self._in_layer_event = False
+        if action in ("changed", "added"):  # napari is done with the layer: redraw now
+            self._pending = False
             self.show(self.frame)
             self.on_edit()
-        elif action == "removing":
-            # napari removes the points after this event: redraw from the store once it has
-            from qtpy.QtCore import QTimer
-
-            QTimer.singleShot(0, lambda: (self.show(self.frame), self.on_edit()))
+        elif not self._pending:  # "removing": napari removes the points after this event
+            self._pending = True
+            QTimer.singleShot(0, self._flush)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from ..errors import SuperAnimalError
 from ..video import VIDEO_SUFFIXES, FrameStore, Video, open_video
+from ..video.frame_array import FrameArray
 from ..video.store import STORE_SUFFIX
 
 #: Layer metadata key holding the :class:`~napari_superanimal.video.Video`.
@@ -35,40 +36,72 @@ def get_reader(path: str | list[str]):
 
 
 def read_video(path: str | list[str]) -> list[tuple]:
-    """Open ``path`` and return one Image layer; start converting it in the background."""
+    """Open ``path`` and return one Image layer; convert it in the background.
+
+    Only the header and the first frame are read here. The layer holds a
+    :class:`~napari_superanimal.video.frame_array.FrameArray` (no dask import on this path), and
+    both the conversion (whose progress bar makes napari process events) and the labeling dock
+    start after the frame is painted, so nothing runs inside napari's open call that delays it.
+    """
     from napari.utils.notifications import show_error
 
     if isinstance(path, list):
         path = path[0]
     try:
-        video = open_video(path, convert=False)
+        video = open_video(path, convert=False, lazy=True)
     except SuperAnimalError as err:
         show_error(str(err))
         return [(None,)]  # napari's "read, nothing to add": no reader dialog, no traceback
-    if not video.complete:
-        start_conversion(video)
-    dock_labeling_widget()
-    return [(video.frames, layer_kwargs(video), "image")]
+
+    def after_paint() -> None:
+        if not video.complete:
+            start_conversion(video)
+            stop_with_the_layer(video)
+        dock_labeling_widget()
+
+    after_first_paint(after_paint)
+    return [(FrameArray(video), layer_kwargs(video), "image")]
 
 
-def dock_labeling_widget() -> None:
-    """Open the labeling widget in the current viewer once the video layer is in it."""
+def after_first_paint(callback) -> None:
+    """Call ``callback`` in the event-loop turn after the current viewer first paints a video
+    layer (at once, in the next turn, when nothing will be painted: a hidden viewer, a script)."""
     import napari
     from qtpy.QtCore import QTimer
 
     viewer = napari.current_viewer()
-    if viewer is None:
+    if viewer is None:  # read outside a viewer (npe2 in a script): nothing to wait for
+        callback()
+        return
+    qt_window = getattr(viewer.window, "_qt_window", None)
+    canvas = getattr(getattr(viewer.window, "_qt_viewer", None), "canvas", None)
+    draw = getattr(getattr(canvas, "events", None), "draw", None)
+    if draw is None or qt_window is None or not qt_window.isVisible():
+        QTimer.singleShot(0, callback)
         return
 
-    def dock() -> None:
-        try:
-            viewer.window.add_plugin_dock_widget("napari-superanimal", WIDGET_NAME)
-        except Exception as err:  # noqa: BLE001 - the video is open; say why labeling is not
-            from napari.utils.notifications import show_error
+    def on_draw(event=None) -> None:
+        if not any(VIDEO_KEY in layer.metadata for layer in viewer.layers):
+            return  # a paint from before the video's layer was added
+        draw.disconnect(on_draw)
+        QTimer.singleShot(0, callback)
 
-            show_error(f"could not open the labeling widget: {err}")
+    draw.connect(on_draw)
 
-    QTimer.singleShot(0, dock)
+
+def dock_labeling_widget() -> None:
+    """Open the labeling widget in the current viewer (a notification says why if it fails)."""
+    import napari
+
+    viewer = napari.current_viewer()
+    if viewer is None:
+        return
+    try:
+        viewer.window.add_plugin_dock_widget("napari-superanimal", WIDGET_NAME)
+    except Exception as err:  # noqa: BLE001 - the video is open; say why labeling is not
+        from napari.utils.notifications import show_error
+
+        show_error(f"could not open the labeling widget: {err}")
 
 
 def layer_kwargs(video: Video) -> dict:
@@ -78,6 +111,27 @@ def layer_kwargs(video: Video) -> dict:
         "rgb": True,
         "metadata": {VIDEO_KEY: video, "store": str(video.store_path), "fps": video.fps},
     }
+
+
+def stop_with_the_layer(video: Video) -> None:
+    """Stop the video's conversion (after its current shard) when its layer leaves the viewer
+    or napari quits: closing napari must not wait minutes for a long conversion, which resumes
+    where it stopped the next time the video is opened."""
+    import napari
+    from qtpy.QtWidgets import QApplication
+
+    viewer = napari.current_viewer()
+    if viewer is not None:
+
+        def on_removed(event) -> None:
+            if event.value.metadata.get(VIDEO_KEY) is video:
+                viewer.layers.events.removed.disconnect(on_removed)
+                video.stop_conversion()
+
+        viewer.layers.events.removed.connect(on_removed)
+    app = QApplication.instance()
+    if app is not None:
+        app.aboutToQuit.connect(video.stop_conversion)
 
 
 def start_conversion(video: Video):

@@ -7,9 +7,10 @@ visible), green ticks at labeled frames, orange triangles at the frames suggeste
 Clicking the plot jumps the viewer to that frame; ``N`` / ``Shift+N`` in the labeling widget
 visit the suggestions in time order (see :meth:`SuggestionTimeline.step`).
 
-It follows the widget's session by polling cheaply: a change of labeled frames or
-predictions recomputes the suggestions, and redraws are coalesced, never more than a few per
-second. Frame thumbnails for the diversity of suggestions are read once, in a worker thread.
+It follows the session's events (labels, predictions, the active model): a change marks the
+suggestions out of date, and recomputing and redrawing are coalesced, never more than a few per
+second. Its controls are a magicgui form (:func:`.forms.suggest_form`). Frame thumbnails for
+the diversity of suggestions are read once, in a worker thread.
 """
 
 from __future__ import annotations
@@ -17,12 +18,13 @@ from __future__ import annotations
 import numpy as np
 from napari.qt.threading import create_worker
 from qtpy.QtCore import QTimer
-from qtpy.QtWidgets import QComboBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from qtpy.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..suggest import STRATEGIES, frame_confidence
+from ..suggest import frame_confidence
+from .forms import suggest_form
+from .relay import Relay
 
 REDRAW_MS = 300  # at most ~3 redraws a second, however fast frames change
-POLL_MS = 1000  # background predictions arrive without an event: look for them this often
 MAX_POINTS = 4000  # confidence points plotted (longer videos: the lowest of each bin)
 PLOT_MIN_HEIGHT = 120  # px: the confidence plot stays readable in the bottom dock
 
@@ -41,19 +43,11 @@ class SuggestionTimeline(QWidget):
         self.canvas.setMinimumHeight(PLOT_MIN_HEIGHT)  # a bottom dock is squeezed to a sliver
         self.axes = self.figure.add_subplot(111)
         self.canvas.mpl_connect("button_press_event", self._on_click)
-        self.strategy_combo = QComboBox()
-        self.strategy_combo.addItems(STRATEGIES)
-        self.strategy_combo.currentTextChanged.connect(self._invalidate)
-        self.count_box = QSpinBox()
-        self.count_box.setRange(1, 1000)
-        self.count_box.setValue(20)
-        self.count_box.valueChanged.connect(self._invalidate)
+        self.controls = suggest_form()  # magicgui: how many frames, which strategy
+        self.controls.changed.connect(self._invalidate)
         self.status = QLabel("")
         row = QHBoxLayout()
-        row.addWidget(QLabel("Suggest"))
-        row.addWidget(self.count_box)
-        row.addWidget(QLabel("frames by"))
-        row.addWidget(self.strategy_combo)
+        row.addWidget(self.controls.native)
         row.addWidget(self.status, stretch=1)
         layout = QVBoxLayout(self)
         layout.addLayout(row)
@@ -63,58 +57,58 @@ class SuggestionTimeline(QWidget):
         self.thumbnails = None
         self.draws = 0  # how many full redraws (tests check the throttling)
         self._session = None
-        self._signature = None
+        self._relay = None
+        self._dirty = True  # labels, predictions or settings changed since the last draw
         self._thumb_worker = None
         self._cursor = None
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
         self.timer.setInterval(REDRAW_MS)
         self.timer.timeout.connect(self.refresh)
-        self.poll = QTimer(self)
-        self.poll.setInterval(POLL_MS)
-        self.poll.timeout.connect(self.schedule)
-        self.poll.start()
         widget.viewer.dims.events.current_step.connect(self.schedule)
         self.schedule()
 
     # -- keeping up -------------------------------------------------------------------------
+    def set_session(self, session) -> None:
+        """Follow ``session`` (None: none): its events mark the suggestions out of date."""
+        if self._relay is not None:
+            self._relay.disconnect_session()
+            self._relay.deleteLater()
+            self._relay = None
+        if session is not None:
+            self._relay = Relay(session, parent=self)
+            for signal in (
+                self._relay.labels_changed,
+                self._relay.predictions_changed,
+                self._relay.model_changed,
+            ):
+                signal.connect(self._invalidate)
+        self._attach(session)
+        self._invalidate()
+
     def schedule(self, event=None) -> None:
         """Refresh soon; calls in between are merged into one."""
         if not self.timer.isActive():
             self.timer.start()
 
     def _invalidate(self, *_) -> None:
-        self._signature = None
+        self._dirty = True
         self.schedule()
 
-    def _signature_now(self, session) -> tuple:
-        pred = session.all_predictions()[:, :, 2]
-        finite = np.isfinite(pred)
-        labeled = session.labeled_frames()
-        return (
-            session.model_version,
-            int(np.count_nonzero(finite)),
-            float(np.sum(pred, where=finite)),
-            hash(tuple(labeled)),
-            self.thumbnails is not None,
-        )
-
     def refresh(self) -> None:
-        """Recompute the suggestions if labels or predictions changed, and redraw."""
-        session = self.widget.session
-        if session is not self._session:
-            self._attach(session)
+        """Recompute the suggestions if labels, predictions or settings changed, and redraw;
+        move the cursor to the frame in view."""
+        session = self._session
         if session is None or session.closed:
             return
-        signature = self._signature_now(session)
-        if signature != self._signature:
-            self._signature = signature
+        if self._dirty:
+            self._dirty = False
             self._update_suggestions(session)
             self._draw(session)
         self._move_cursor()
 
     def _attach(self, session) -> None:
-        self._session, self._signature, self.thumbnails = session, None, None
+        self._session, self.thumbnails = session, None
         self.suggestions = []
         if session is None:
             self.axes.clear()
@@ -141,14 +135,13 @@ class SuggestionTimeline(QWidget):
         self.status.setText(f"no thumbnails (suggestions without diversity): {err}")
 
     def _update_suggestions(self, session) -> None:
-        strategy = self.strategy_combo.currentText()
+        strategy = self.controls.strategy.value
         if strategy == "diversity" and self.thumbnails is None:
             self.suggestions = []
             return
         try:
-            self.suggestions = session.suggest(
-                n=self.count_box.value(), strategy=strategy, thumbnails=self.thumbnails or False
-            )
+            n, thumbnails = self.controls.how_many.value, self.thumbnails or False
+            self.suggestions = session.suggest(n=n, strategy=strategy, thumbnails=thumbnails)
         except ValueError as err:  # confidence / jumps before any prediction
             self.suggestions = []
             self.status.setText(str(err))
@@ -167,8 +160,14 @@ class SuggestionTimeline(QWidget):
         if labeled:
             ax.vlines(labeled, 0, 0.08, color="tab:green", lw=1, label="labeled")
         if self.suggestions:
-            ax.plot(self.suggestions, [1.03] * len(self.suggestions), "v", color="tab:orange",
-                    ms=6, label="suggested")  # fmt: skip
+            ax.plot(
+                self.suggestions,
+                [1.03] * len(self.suggestions),
+                "v",
+                color="tab:orange",
+                ms=6,
+                label="suggested",
+            )
         ax.set_xlim(-0.5, n - 0.5)
         ax.set_ylim(0, 1.1)
         ax.set_ylabel("confidence")

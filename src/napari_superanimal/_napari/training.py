@@ -5,6 +5,8 @@ Fine-tune runs one round (:func:`~napari_superanimal.train.finetune.run_round`, 
 (:class:`~napari_superanimal.train.process.RoundProcess`) at a lower CPU priority, so neither the
 round's Python work nor its CPU use stalls the viewer. The panel shows a napari progress bar,
 ETA, the loss plot (:mod:`.lossplot`), Stop (keep the best model so far) and Cancel (discard).
+Its settings are a magicgui form (:func:`.forms.fine_tune_form`); the training code itself is
+imported on the first click, so opening the dock never loads PyTorch.
 The round trains on the labels as they were when it started; the user can keep labeling
 meanwhile, and new labels go into the next round. When the round ends its model is saved as a
 new version (in a thread worker: this process owns the project) and becomes the active one, and
@@ -21,23 +23,12 @@ from napari.qt.threading import create_worker
 from napari.utils import progress
 from napari.utils.notifications import show_error, show_info
 from qtpy.QtCore import QThreadPool, QTimer
-from qtpy.QtWidgets import (
-    QDoubleSpinBox,
-    QFormLayout,
-    QGroupBox,
-    QHBoxLayout,
-    QLabel,
-    QPushButton,
-    QSpinBox,
-    QVBoxLayout,
-)
+from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLayout, QWidget
 
 from ..errors import SuperAnimalError
 from ..metrics.jitter import describe
-from ..train.adapt import adaptation_job
-from ..train.finetune import Progress
-from ..train.job import commit_round, prepare_round
-from ..train.process import RoundProcess
+from ..train.job import Progress
+from .forms import fine_tune_form
 from .lossplot import LossPlot
 
 PLOT_SECONDS = 0.5  # the loss plot updates at most this often
@@ -50,32 +41,22 @@ class TrainingPanel(QGroupBox):
     def __init__(self, widget):
         super().__init__("Fine-tune")
         self.widget = widget
-        self.round: RoundProcess | None = None  # the child process training
+        self.round = None  # the RoundProcess training, while one runs
         self.worker = None  # the thread worker saving the round's model
         self.bar = None
         self.latest: Progress | None = None
-        # the loss plot lives in the panel, made with it: docking a plot when the round
-        # started re-laid out the viewer and drew the figure anew (~1 s without a frame drawn)
-        self.plot = LossPlot()
-        self.plot.canvas.setFixedHeight(PLOT_HEIGHT)
+        # The loss plot lives in the panel, in a slot of fixed height: docking a plot when the
+        # round started re-laid out the viewer and drew the figure anew (~1 s without a frame
+        # drawn). It is made once the dock has warmed up (matplotlib imported in a worker,
+        # see LabelingWidget._warm_up), or at the first click, not with the dock: matplotlib
+        # and the figure cost 2 s here, and the dock should appear at once.
+        self.plot: LossPlot | None = None
+        self._plot_slot = QWidget()
+        self._plot_slot.setFixedHeight(PLOT_HEIGHT)
+        QVBoxLayout(self._plot_slot).setContentsMargins(0, 0, 0, 0)
         self.last_result = None
 
-        self.steps_box = QSpinBox()
-        self.steps_box.setRange(10, 100_000)
-        self.steps_box.setValue(300)
-        self.minutes_box = QSpinBox()
-        self.minutes_box.setRange(0, 24 * 60)
-        self.minutes_box.setSpecialValueText("no limit")
-        self.lr_box = QDoubleSpinBox()
-        self.lr_box.setDecimals(5)
-        self.lr_box.setRange(1e-5, 1e-1)
-        self.lr_box.setSingleStep(1e-4)
-        self.lr_box.setValue(1e-3)
-        form = QFormLayout()
-        form.addRow("Steps", self.steps_box)
-        form.addRow("Time limit (min)", self.minutes_box)
-        form.addRow("Learning rate", self.lr_box)
-        form.addRow("Frames", QLabel("every labeled or accepted frame"))
+        self.settings = fine_tune_form()  # magicgui: steps, minutes, lr
 
         self.start_button = QPushButton("Fine-tune")
         self.stop_button = QPushButton("Stop")
@@ -96,16 +77,25 @@ class TrainingPanel(QGroupBox):
         self.status = QLabel("")
         self.status.setWordWrap(True)
         layout = QVBoxLayout(self)
-        layout.addLayout(form)
+        layout.addWidget(self.settings.native)
+        layout.addWidget(QLabel("Trains on every labeled or accepted frame"))
         layout.addLayout(buttons)
         layout.addWidget(self.status)
-        layout.addWidget(self.plot.canvas)
+        layout.addWidget(self._plot_slot)
         self._plotted = 0.0
         self._polling = False
         self.timer = QTimer(self)
         self.timer.setInterval(250)
         self.timer.timeout.connect(self._poll)
         self._set_running(False)
+
+    def ensure_plot(self) -> LossPlot:
+        """The loss plot, made now if it was not yet."""
+        if self.plot is None:
+            self.plot = LossPlot()
+            self.plot.canvas.setFixedHeight(PLOT_HEIGHT)
+            self._plot_slot.layout().addWidget(self.plot.canvas)
+        return self.plot
 
     @property
     def running(self) -> bool:
@@ -124,19 +114,25 @@ class TrainingPanel(QGroupBox):
         if adapt_round and session.model is None:
             self.status.setText("adaptation starts from a model: fine-tune or load one first")
             return
-        minutes = self.minutes_box.value()
-        budget = minutes * 60 if minutes else None
+        form = self.settings
+        budget = form.minutes.value * 60 if form.minutes.value else None
+        # the training code (PyTorch) loads on the first click, never when the dock opens
+        from ..train.adapt import adaptation_job
+        from ..train.job import prepare_round
+        from ..train.process import RoundProcess
+
         try:  # a snapshot of the labels and the model: quick, and checked here in one line
             if adapt_round:  # steps follow DeepLabCut's 4 epochs over the pseudo-labeled frames
                 job = adaptation_job(session, time_budget=budget)
             else:
-                job = prepare_round(session, steps=self.steps_box.value(),
-                                    lr=self.lr_box.value(), time_budget=budget)  # fmt: skip
+                job = prepare_round(
+                    session, steps=form.steps.value, lr=form.lr.value, time_budget=budget
+                )
             self.round = RoundProcess(job)
         except (SuperAnimalError, OSError) as err:
             self._report(err)
             return
-        self.plot.reset()
+        self.ensure_plot().reset()
         steps = job.settings.steps or 1  # an adaptation round knows its steps once it starts
         self.bar = progress(total=steps, desc="Adapting" if adapt_round else "Fine-tuning")
         self.status.setText("training in the background... (you can keep labeling)")
@@ -179,7 +175,7 @@ class TrainingPanel(QGroupBox):
         for kind, value in events:
             if kind == "progress":
                 self.latest = value
-                self.plot.add(value)
+                self.ensure_plot().add(value)
             elif kind == "predicting":
                 done, total = value
                 self.status.setText(f"the current model predicts {total} frames first: {done}")
@@ -197,7 +193,7 @@ class TrainingPanel(QGroupBox):
         self.status.setText(f"step {p.step}/{p.steps} · loss {p.loss:.5f} · ETA {eta}")
         if time.monotonic() - self._plotted >= PLOT_SECONDS:  # a draw costs the GUI thread
             self._plotted = time.monotonic()
-            self.plot.draw()
+            self.ensure_plot().draw()
         if self.bar is not None:
             if self.bar.total != p.steps:
                 self.bar.total = p.steps
@@ -207,8 +203,9 @@ class TrainingPanel(QGroupBox):
         """Save the round's model as a new version, off the GUI thread."""
         self._close_round()
         self.status.setText("saving the new model version...")
-        self.worker = create_worker(commit_round, self.widget.session, outcome,
-                                    _start_thread=False)  # fmt: skip
+        from ..train.job import commit_round
+
+        self.worker = create_worker(commit_round, self.widget.session, outcome, _start_thread=False)
         self.worker.returned.connect(self._done)
         self.worker.errored.connect(self._failed)
         self.worker.start()
@@ -225,7 +222,7 @@ class TrainingPanel(QGroupBox):
         self.worker = None
         self.latest = None
         self._set_running(False)
-        self.plot.draw()
+        self.ensure_plot().draw()
         if bar is not None:
             bar.close()
 
@@ -236,11 +233,11 @@ class TrainingPanel(QGroupBox):
             self.status.setText("cancelled: the previous model stays active")
             return
         session = self.widget.session
-        session.use_model(result.estimator)
-        b, a = result.heldout_before, result.heldout_after
+        session.use_model(result.estimator)  # the widget follows the session's events
         self.status.setText(
             f"{result.version} ({result.info['ended_by']}, {result.info['steps']} steps): "
-            f"held-out error {_err(b)} -> {_err(a)}" + _jitter(result.info.get("jitter"))
+            + test_error(result.info)
+            + _jitter(result.info.get("jitter"))
         )
         kind = "adapted" if result.info.get("adapted") else "fine-tuned"
         show_info(f"{kind}: {result.version} is now the active model")
@@ -263,7 +260,18 @@ def _jitter(report: dict | None) -> str:
     return "; " + describe(report.get("before"), report.get("after"))
 
 
-def _err(h: dict) -> str:
-    if h.get("pixels") is None:
-        return "n/a (too few labeled frames to hold some out)"
-    return f"{h['pixels']:.1f} px, PCK@{h['pck_px']:.1f}px {100 * h['pck']:.0f}%"
+def test_error(info: dict) -> str:
+    """The round's error on its test frames (labeled frames that neither trained nor chose the
+    checkpoint), before -> after."""
+    before, after = info.get("test_before") or {}, info.get("test_after") or {}
+    if after.get("pixels") is None:
+        return "no test error (fewer than 5 labeled frames: all of them trained)"
+
+    def fmt(h: dict) -> str:
+        if h.get("pixels") is None:
+            return "n/a"
+        return f"{h['pixels']:.1f} px, PCK@{h['pck_px']:.1f}px {100 * h['pck']:.0f}%"
+
+    return (
+        f"test error on {after['frames']} frames that chose nothing: {fmt(before)} -> {fmt(after)}"
+    )

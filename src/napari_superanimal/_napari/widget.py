@@ -1,21 +1,25 @@
 """The labeling dock widget: a view on a :class:`~napari_superanimal.session.Session`.
 
 It shows the project, keypoint set and model, a keypoint list with colours (choose one, then
-click the canvas to place it), a confidence slider, counts of labeled and accepted frames, and
-the shortcuts. It keeps the ``keypoints`` Points layer on the frame in view, and predicts the
-frame in view (and prefetches the next ones) in a napari thread worker so the viewer never
-waits for the model.
+click the canvas to place it), a confidence slider, counts of labeled and accepted frames, the
+Fine-tune panel, an export form and the shortcuts. It keeps the ``keypoints`` Points layer on
+the frame in view, and predicts the frame in view (and prefetches the next ones) in a napari
+thread worker so the viewer never waits for the model.
+
+It follows the session through its events (:mod:`.relay`) and changes it only through its
+methods. Opening is light: the dock appears with the video's labels at once; the model (and the
+training code) load in a worker after the frame is on screen, so PyTorch is never imported in
+the path of napari's open call.
 """
 
 from __future__ import annotations
 
 from napari.qt.threading import create_worker
 from napari.utils.notifications import show_error, show_info
-from qtpy.QtCore import Qt, QThreadPool
+from qtpy.QtCore import Qt, QThreadPool, QTimer
 from qtpy.QtGui import QColor, QIcon, QPixmap
 from qtpy.QtWidgets import (
     QCheckBox,
-    QComboBox,
     QFormLayout,
     QGroupBox,
     QHBoxLayout,
@@ -31,9 +35,10 @@ from qtpy.QtWidgets import (
 
 from ..errors import SuperAnimalError
 from ..session import Session
-from ..zoo import KEYPOINT_SETS
+from .forms import NO_MODEL, ZOO_CHOICES, export_form, model_form
 from .overlay import KeypointsOverlay
 from .reader import VIDEO_KEY
+from .relay import Relay
 from .timeline import SuggestionTimeline
 from .training import TrainingPanel
 
@@ -53,8 +58,6 @@ SHORTCUTS = [
     ("J", "jump to a frame (type it, Enter)"),
 ]
 
-MODEL_CHOICES = ["none"] + [f"{name} (hrnet_w32)" for name in KEYPOINT_SETS]
-
 
 class LabelingWidget(QWidget):
     """Dock widget for labeling keypoints on a video layer (opened from the Plugins menu)."""
@@ -65,9 +68,12 @@ class LabelingWidget(QWidget):
         self.session: Session | None = None
         self.overlay: KeypointsOverlay | None = None
         self.timeline: SuggestionTimeline | None = None  # the Suggestions dock
+        self.relay: Relay | None = None
         self.video_layer = None
         self._owns_session = False  # opened from a layer here (closed here), or handed in
-        self.worker = None
+        self.worker = None  # the prediction worker
+        self.loader = None  # the worker loading a model
+        self.warmer = None  # the worker importing the model and training code once
         self._wanted: int | None = None  # a frame to predict once the running worker is done
         self._refresh: list[int] = []  # suggested frames to re-predict after a round, in order
         self._build_ui()
@@ -87,13 +93,12 @@ class LabelingWidget(QWidget):
         self.project_label = QLabel("open a video to start")
         self.project_label.setWordWrap(True)
         self.keypoint_set_label = QLabel("-")
-        self.model_combo = QComboBox()
-        self.model_combo.addItems(MODEL_CHOICES)
-        self.model_combo.activated.connect(self._on_model_chosen)
+        self.model_choice = model_form()  # magicgui: which model predicts
+        self.model_choice.model.changed.connect(self._on_model_chosen)
+        self.model_status = QLabel("")
         form = QFormLayout()
         form.addRow("Project", self.project_label)
         form.addRow("Keypoints", self.keypoint_set_label)
-        form.addRow("Model", self.model_combo)
 
         self.keypoint_list = QListWidget()
         self.keypoint_list.itemClicked.connect(self._on_keypoint_clicked)
@@ -122,6 +127,14 @@ class LabelingWidget(QWidget):
         buttons.addWidget(self.predict_button)
         buttons.addWidget(self.accept_button)
 
+        export_box = QGroupBox("Export")
+        self.export_settings = export_form()  # magicgui: format, file, with labels
+        self.export_button = QPushButton("Export")
+        self.export_button.clicked.connect(self.export)
+        export_layout = QVBoxLayout(export_box)
+        export_layout.addWidget(self.export_settings.native)
+        export_layout.addWidget(self.export_button)
+
         help_box = QGroupBox("Shortcuts")
         help_layout = QVBoxLayout(help_box)
         self.help_label = QLabel("<br>".join(f"<b>{key}</b>: {what}" for key, what in SHORTCUTS))
@@ -130,6 +143,8 @@ class LabelingWidget(QWidget):
 
         layout = QVBoxLayout(self)
         layout.addLayout(form)
+        layout.addWidget(self.model_choice.native)
+        layout.addWidget(self.model_status)
         layout.addWidget(QLabel("Keypoints (click one, then the image):"))
         layout.addWidget(self.keypoint_list, stretch=1)
         layout.addWidget(QLabel("Confidence threshold"))
@@ -143,6 +158,7 @@ class LabelingWidget(QWidget):
         layout.addWidget(self.counts_label)
         self.training = TrainingPanel(self)
         layout.addWidget(self.training)
+        layout.addWidget(export_box)
         layout.addWidget(help_box)
 
     def _bind_keys(self) -> None:
@@ -174,13 +190,15 @@ class LabelingWidget(QWidget):
             self._open_layer(layer)
 
     def _open_layer(self, layer) -> None:
-        try:
-            session = Session.open(layer.metadata[VIDEO_KEY])
+        try:  # labels and predictions only: the model loads after the frame is on screen
+            session = Session.open(layer.metadata[VIDEO_KEY], restore_model=False)
         except SuperAnimalError as err:
             show_error(str(err))
             return
         self.set_session(session, video_layer=layer)
         self._owns_session = True
+        if session.project.active_model is not None:
+            QTimer.singleShot(0, self._load_active_model)
 
     def _on_layer_removed(self, event) -> None:
         if self.video_layer is not None and event.value is self.video_layer:
@@ -188,17 +206,27 @@ class LabelingWidget(QWidget):
 
     def detach(self) -> None:
         """Stop showing the session (its video layer left the viewer, or the viewer closes):
-        cancel a training round, let a running prediction finish, drop the keypoints layer.
+        cancel a training round, let running workers finish, drop the keypoints layer.
         Nothing is lost: every label is on disk already."""
         self.training.abort()
         worker, self.worker, self._wanted, self._refresh = self.worker, None, None, []
-        if worker is not None:
-            worker.returned.disconnect()
-            worker.errored.disconnect()
+        for w in (worker, self.loader):
+            if w is not None:
+                w.returned.disconnect()
+                w.errored.disconnect()
+        self.loader = None
+        if self._owns_session and self.session is not None:
+            self.session.video.stop_conversion()  # it resumes when the video is opened again
         QThreadPool.globalInstance().waitForDone(WAIT_MS)  # ours, and the dock's thumbnails
+        if self.relay is not None:
+            self.relay.disconnect_session()
+            self.relay.deleteLater()
+            self.relay = None
         if self.overlay is not None and self.overlay.layer in self.viewer.layers:
             self.viewer.layers.remove(self.overlay.layer)
         session, self.session, self.overlay, self.video_layer = self.session, None, None, None
+        if self.timeline is not None:
+            self.timeline.set_session(None)
         if self._owns_session and session is not None:
             session.close()
         self._owns_session = False
@@ -213,31 +241,31 @@ class LabelingWidget(QWidget):
         self.session = session
         if video_layer is None:
             video_layer = next(
-                (lay for lay in self.viewer.layers
-                 if lay.metadata.get(VIDEO_KEY) is session.video), None,
-            )  # fmt: skip
+                (lay for lay in self.viewer.layers if lay.metadata.get(VIDEO_KEY) is session.video),
+                None,
+            )
         if video_layer is None:
             from .reader import layer_kwargs
 
             video_layer = self.viewer.add_image(session.frames, **layer_kwargs(session.video))
             self.viewer.reset_view()
         self.video_layer = video_layer
+        self.relay = Relay(session, parent=self)
+        self.relay.labels_changed.connect(self._on_labels_changed)
+        self.relay.predictions_changed.connect(self._on_predictions_changed)
+        self.relay.model_changed.connect(self._on_model_changed)
+        self.relay.threshold_changed.connect(self._on_threshold_changed)
         if self.timeline is None:
             self.timeline = SuggestionTimeline(self)
             self.viewer.window.add_dock_widget(self.timeline, name="Suggestions", area="bottom")
-        self.overlay = KeypointsOverlay(self.viewer, session, on_edit=self._after_edit)
+        self.timeline.set_session(session)
+        self.overlay = KeypointsOverlay(self.viewer, session, on_edit=self._refresh_panel)
         self.overlay.add_to(self.viewer)
         self.viewer.layers.selection.active = self.overlay.layer
         self._bind_keys()
         self.project_label.setText(str(session.project.folder))
         self.keypoint_set_label.setText(f"{len(session.keypoints)} keypoints")
-        for version in session.project.trained_versions():
-            if self.model_combo.findText(version) < 0:
-                self.model_combo.addItem(version)
-        if session.model is not None:
-            if self.model_combo.findText(session.model_version) < 0:
-                self.model_combo.addItem(session.model_version)
-            self.model_combo.setCurrentText(session.model_version)
+        self._show_model_choices()
         self.threshold_slider.setValue(round(session.threshold * 100))
         self.frame_box.setRange(0, len(session) - 1)
         self.keypoint_list.clear()
@@ -248,6 +276,15 @@ class LabelingWidget(QWidget):
             item.setData(Qt.ItemDataRole.UserRole, name)
             self.keypoint_list.addItem(item)
         self._on_step()
+        if self.warmer is None:  # after this frame is drawn: the first click is not the import
+            QTimer.singleShot(0, self._warm_up)
+
+    def _warm_up(self) -> None:
+        """Import PyTorch and the training code in a worker, so that neither the first
+        prediction nor the first Fine-tune click waits for them on the GUI thread."""
+        self.warmer = create_worker(_import_model_and_training_code, _start_thread=False)
+        self.warmer.finished.connect(self.training.ensure_plot)
+        self.warmer.start()
 
     def _frame_in_view(self) -> int | None:
         """The video frame on screen, or None when the video is not (or no longer) shown.
@@ -267,6 +304,101 @@ class LabelingWidget(QWidget):
         if frame is None:
             return self.overlay.frame if self.overlay is not None else 0
         return frame
+
+    # -- the session's events ----------------------------------------------------------------
+    def _on_labels_changed(self, frames) -> None:
+        if self.session is not None and self.frame in frames:
+            self._redraw()
+        elif self.session is not None:
+            self._refresh_panel()  # the counts
+
+    def _on_predictions_changed(self, frames) -> None:
+        if self.session is None:
+            return
+        if not frames or self.frame in frames:
+            self._redraw()
+
+    def _on_model_changed(self, version) -> None:
+        if self.session is None:
+            return
+        self._show_model_choices()
+        if version is not None and not self.session.has_prediction(self.frame):
+            self.request_prediction(self.frame)
+
+    def _on_threshold_changed(self, value: float) -> None:
+        if self.threshold_slider.value() != round(value * 100):
+            self.threshold_slider.setValue(round(value * 100))
+        if self.overlay is not None:
+            self.overlay.show(self.frame)
+
+    # -- models ------------------------------------------------------------------------------
+    def _show_model_choices(self) -> None:
+        """The model form lists none, the SuperAnimal models and this project's versions, and
+        shows the session's model (without acting on it)."""
+        combo = self.model_choice.model
+        session = self.session
+        trained = session.versions.trained() if session is not None else []
+        current = session.model_version if session is not None and session.model else NO_MODEL
+        choices = [NO_MODEL, *ZOO_CHOICES, *trained]
+        if current not in choices:
+            choices.append(current)
+        with combo.changed.blocked():
+            combo.choices = choices
+            combo.value = current
+
+    def _on_model_chosen(self, choice: str) -> None:
+        session = self.session
+        if session is None or choice == (session.model_version if session.model else NO_MODEL):
+            return
+        if choice == NO_MODEL:
+            session.use_model(None)
+            return
+        if choice in session.versions.trained():
+            self._load_model(lambda: session.versions.load(choice), choice)
+        else:
+            name = choice.split(" ")[0]
+            self._load_model(lambda: _load_zoo_model(name), choice)
+
+    def _load_active_model(self) -> None:
+        session = self.session
+        if session is None or session.model is not None:
+            return
+        self._load_model(session.load_active_model, session.project.active_model)
+
+    def _load_model(self, load, label: str) -> None:
+        """Load a model in a worker (weights, PyTorch on first use), then make it the one that
+        predicts; the dock stays usable meanwhile."""
+        session = self.session
+        self.model_status.setText(f"loading {label}...")
+
+        def done(model) -> None:
+            self.loader = None
+            self.model_status.setText("")
+            if model is not None and self.session is session:
+                try:
+                    session.use_model(model)
+                except SuperAnimalError as err:
+                    self._model_failed(err)
+
+        self.loader = create_worker(load, _start_thread=False)
+        self.loader.returned.connect(done)
+        self.loader.errored.connect(self._model_failed)
+        self.loader.start()
+
+    def _model_failed(self, err: Exception) -> None:
+        self.loader = None
+        self.model_status.setText("")
+        show_error(str(err) if isinstance(err, SuperAnimalError) else f"loading failed: {err!r}")
+        self._show_model_choices()
+
+    def model_round_done(self) -> None:
+        """A round made a new active model: re-predict the frame in view at once, then its
+        neighbours, then the suggested frames; older predictions show as stale meanwhile."""
+        self._refresh = list(self.timeline.suggestions) if self.timeline is not None else []
+        if self.worker is not None:
+            self._wanted = self.frame
+        else:
+            self.request_prediction(self.frame, force=True)
 
     # -- frame changes ----------------------------------------------------------------------
     def _on_step(self, event=None) -> None:
@@ -320,6 +452,8 @@ class LabelingWidget(QWidget):
 
     def _refresh_panel(self) -> None:
         session = self.session
+        if session is None:
+            return
         labels = session.labels(self.frame)
         pred = session.prediction(self.frame)
         for i in range(self.keypoint_list.count()):
@@ -327,7 +461,7 @@ class LabelingWidget(QWidget):
             name = item.data(Qt.ItemDataRole.UserRole)
             point = labels.get(name)
             if point is not None:
-                status = point.state
+                status = point.state.value
             elif pred is not None and pred[i, 2] == pred[i, 2]:
                 status = f"predicted {pred[i, 2]:.2f}"
             else:
@@ -345,21 +479,19 @@ class LabelingWidget(QWidget):
             self.frame_box.setValue(self.frame)
             self.frame_box.blockSignals(False)
 
-    def _after_edit(self) -> None:
-        self._refresh_panel()
-
     def _redraw(self) -> None:
-        self.overlay.show(self.frame)
+        if self.overlay is None:
+            return
+        self.overlay.refresh(self.frame)
         self._refresh_panel()
 
-    # -- actions (buttons and keys) ---------------------------------------------------------
+    # -- actions (buttons and keys): the session announces what changed -------------------------
     def accept(self) -> None:
         if self.session is None:
             return
         n = self.session.accept(self.frame)
         if n == 0 and not self.session.has_prediction(self.frame):
             show_info("no predictions on this frame yet")
-        self._redraw()
 
     def _chosen_keypoints(self) -> list[str]:
         chosen = self.overlay.selected_keypoints()
@@ -372,13 +504,11 @@ class LabelingWidget(QWidget):
             return
         for name in self._chosen_keypoints():
             self.session.toggle_hidden(self.frame, name)
-        self._redraw()
 
     def delete_selected(self) -> None:
         if self.session is None:
             return
         self.session.delete(self.frame, self._chosen_keypoints())
-        self._redraw()
 
     def undo(self) -> None:
         self._history(self.session.undo if self.session else None)
@@ -390,12 +520,34 @@ class LabelingWidget(QWidget):
         if step is None:
             return
         frame = step()
-        if frame is None:
-            return
-        if frame != self.frame:
+        if frame is not None and frame != self.frame:
             self.go_to(frame)  # show the user what changed
-        else:
-            self._redraw()
+
+    def export(self) -> None:
+        """Export with the form's settings (default file: in the project folder)."""
+        session = self.session
+        if session is None:
+            return
+        form = self.export_settings
+        fmt = form.format.value
+        path = str(form.path.value or "")
+        if path in ("", "."):
+            from ..session.transfer import video_stem
+
+            stem = video_stem(session)
+            name = {
+                "dlc-h5": f"{stem}_{session.model_version or 'labels'}.h5",
+                "dlc-project": f"{stem}-dlc",
+                "slp": f"{stem}.slp",
+                "coco": f"coco/{stem}.json",
+            }[fmt]
+            path = session.project.folder / name
+        try:
+            written = session.export(path, format=fmt, with_labels=form.with_labels.value)
+        except SuperAnimalError as err:
+            show_error(str(err))
+            return
+        show_info(f"exported {written}")
 
     def choose_keypoint(self, name: str) -> None:
         """Arm the layer: the next click on the image places ``name``."""
@@ -409,54 +561,16 @@ class LabelingWidget(QWidget):
     def _on_threshold(self, value: int) -> None:
         self.threshold_label.setText(f"{value / 100:.2f}")
         if self.session is not None:
-            self.session.threshold = value / 100
-            self.overlay.show(self.frame)
+            self.session.set_threshold(value / 100)
 
     def _on_names(self, on: bool) -> None:
         if self.overlay is not None:
             self.overlay.show_names = on
             self.overlay.show(self.frame)
 
-    def _on_model_chosen(self, index: int) -> None:
-        if self.session is None:
-            return
-        choice = self.model_combo.itemText(index)
-        if choice == (self.session.model_version or "none"):
-            return
-        if choice == "none":
-            self.session.model = None
-            return
-        try:
-            if choice in self.session.project.trained_versions():
-                self.session.use_model(choice)  # a version trained here: also how to roll back
-            else:
-                from ..model.inference import load_model
-
-                self.session.use_model(load_model(choice.split(" ")[0], download=True))
-        except SuperAnimalError as err:
-            show_error(str(err))
-            self.model_combo.setCurrentText(self.session.model_version or "none")
-            return
-        self._on_step()
-
-    def model_round_done(self) -> None:
-        """A round made a new active model: show it, re-predict the frame in view at once,
-        then its neighbours, then the suggested frames; older predictions show as stale
-        meanwhile."""
-        version = self.session.model_version
-        if self.model_combo.findText(version) < 0:
-            self.model_combo.addItem(version)
-        self.model_combo.setCurrentText(version)
-        self._redraw()
-        self._refresh = list(self.timeline.suggestions) if self.timeline is not None else []
-        if self.worker is not None:
-            self._wanted = self.frame
-        else:
-            self.request_prediction(self.frame, force=True)
-
     # -- predictions in the background ------------------------------------------------------
     def request_prediction(self, frame: int, force: bool = False) -> None:
-        """Predict ``frame`` and the next few in a worker; redraw if ``frame`` is in view."""
+        """Predict ``frame`` and the next few in a worker; the session announces them."""
         session = self.session
         if session is None or session.model is None:
             if force:
@@ -481,8 +595,6 @@ class LabelingWidget(QWidget):
 
     def _prediction_done(self, frames: list[int]) -> None:
         self.worker = None
-        if self.frame in frames:
-            self._redraw()
         wanted, self._wanted = self._wanted, None
         if wanted is not None and wanted != frames[0]:
             self.request_prediction(wanted)
@@ -496,6 +608,21 @@ class LabelingWidget(QWidget):
         self._wanted = None
         self._refresh = []
         show_error(str(err) if isinstance(err, SuperAnimalError) else f"prediction failed: {err!r}")
+
+
+def _import_model_and_training_code() -> None:
+    import importlib
+
+    for module in ("model.inference", "train.process", "train.adapt"):
+        importlib.import_module(f"napari_superanimal.{module}")
+    for module in ("matplotlib.figure", "matplotlib.backends.backend_qtagg"):  # the loss plot
+        importlib.import_module(module)
+
+
+def _load_zoo_model(name: str):
+    from ..model.inference import load_model
+
+    return load_model(name, download=True)
 
 
 def _ignore_argument(action):

@@ -27,14 +27,14 @@ KEYPOINT_COLORS = [
 def build_viewer(video_path: Path, show: bool = True):
     """A viewer on the demo's session (video, keypoints layer, labeling widget), with the
     ground truth as a hidden layer to compare against."""
-    from .. import _napari  # noqa: F401 - before any viewer: keeps Triton out (see _napari)
-    from ..session import Session
-
-    session = Session.open(video_path)  # loads the trained model (PyTorch) before Qt's OpenGL
     import napari
 
+    from .._napari.show import show_session
+    from ..session import Session
+
     viewer = napari.Viewer(show=show, title="napari-superanimal demo")
-    session.show(viewer)
+    session = Session.open(video_path)  # loads the trained model after the window: no crash
+    show_session(session, viewer)
     truth = np.load(Path(video_path).with_suffix(".keypoints.npz"))["keypoints"]
     t, k = truth.shape[:2]
     frames = np.repeat(np.arange(t), k)

@@ -5,10 +5,11 @@ Layout::
     project.json        format, version, keypoints, skeleton, videos, model versions
     labels.sqlite       the user's labels (:class:`~.store.LabelStore`), never written by models
     predictions.zarr/   one (T, K, 3) float32 array (x, y, score) per video and model version
-    models/             fine-tuned model versions
+    models/             fine-tuned model versions (see :mod:`napari_superanimal.model.versions`)
 
-A video opened on its own gets a project beside it (``<video stem>.superanimal/``). Predictions
-live apart from labels, so a prediction can never overwrite a label.
+A video opened on its own gets a project beside it (:func:`project_folder`). Predictions live
+apart from labels, so a prediction can never overwrite a label. This module knows nothing of
+networks: model versions are recorded in ``project.json`` by :mod:`..model.versions`.
 
 Example::
 
@@ -30,7 +31,9 @@ import numpy as np
 import zarr
 
 from ..atomic import atomic_path
-from ..errors import SuperAnimalError
+from ..errors import ProjectError
+from ..video import Video
+from ..video.location import STORE_SUFFIX, is_url, name_of
 from .store import LabelStore
 
 FORMAT = "napari-superanimal.project"
@@ -40,10 +43,6 @@ PROJECT_SUFFIX = ".superanimal"
 _CHUNK_FRAMES = 1024
 
 
-class ProjectError(SuperAnimalError):
-    """A project folder is missing, foreign, newer than this code, or does not fit a model."""
-
-
 class Project:
     """A project folder (see the module docstring); ``labels`` is its open label store."""
 
@@ -51,6 +50,21 @@ class Project:
         self.folder = folder
         self.meta = meta
         self.labels = labels
+        #: opened read-only (asked for, or on media this process cannot write): everything
+        #: reads, every change is refused in one line
+        self.readonly = labels.readonly
+
+    def _save_meta(self) -> None:
+        self.check_writable()
+        _write_json(self.folder / PROJECT_FILE, self.meta)
+
+    def check_writable(self) -> None:
+        """Raise :class:`ProjectError` when the project is read-only."""
+        if self.readonly:
+            raise ProjectError(
+                f"{self.folder}: read-only (read-only media, or opened so); copy the project "
+                "to a folder you can write to change it"
+            )
 
     # -- creating and opening -------------------------------------------------------------
     @classmethod
@@ -70,6 +84,18 @@ class Project:
         if unknown:
             raise ProjectError(f"{folder}: skeleton names unknown keypoints {sorted(unknown)}")
         folder.mkdir(parents=True, exist_ok=True)
+        labels = LabelStore.open(folder / "labels.sqlite")
+        try:  # a project.json lost beside its labels: never re-created with other keypoints
+            stray = labels.keypoint_names() - set(keypoints)
+            if stray:
+                raise ProjectError(
+                    f"{folder}: {PROJECT_FILE} is missing but labels.sqlite holds keypoints "
+                    f"{sorted(stray)} that {list(keypoints)} lacks; restore {PROJECT_FILE} "
+                    "or open with keypoints that include them"
+                )
+        except BaseException:
+            labels.close()
+            raise
         meta = {
             "format": FORMAT,
             "version": VERSION,
@@ -78,8 +104,12 @@ class Project:
             "videos": {},
             "models": {},
         }
-        _write_json(folder / PROJECT_FILE, meta)
-        return cls(folder, meta, LabelStore.open(folder / "labels.sqlite"))
+        try:
+            _write_json(folder / PROJECT_FILE, meta)
+        except BaseException:
+            labels.close()
+            raise
+        return cls(folder, meta, labels)
 
     @classmethod
     def open(cls, folder: str | os.PathLike, readonly: bool = False) -> Project:
@@ -101,21 +131,27 @@ class Project:
             )
         return cls(folder, meta, LabelStore.open(folder / "labels.sqlite", readonly=readonly))
 
+    @staticmethod
+    def exists(folder: str | os.PathLike) -> bool:
+        """True when ``folder`` holds a project (a ``project.json``)."""
+        return (Path(folder) / PROJECT_FILE).is_file()
+
     @classmethod
     def for_video(
         cls,
-        video_path: str | os.PathLike,
+        video: Video | str | os.PathLike,
         keypoints: Sequence[str],
         folder: str | os.PathLike | None = None,
     ) -> Project:
-        """The project beside ``video_path`` (or in ``folder``), created on first use."""
-        video = video_path
-        video_path = Path(video_path)
-        folder = Path(folder) if folder else video_path.with_name(video_path.stem + PROJECT_SUFFIX)
-        project = (
-            cls.open(folder) if (folder / PROJECT_FILE).exists() else cls.create(folder, keypoints)
-        )
-        project.add_video(video)
+        """The project of ``video`` (in ``folder``, default :func:`project_folder`), created
+        with ``keypoints`` on first use; the video is registered in it."""
+        folder = Path(folder) if folder else project_folder(video)
+        project = cls.open(folder) if cls.exists(folder) else cls.create(folder, keypoints)
+        try:
+            project.add_video(video_reference(video))
+        except BaseException:
+            project.close()
+            raise
         return project
 
     def close(self) -> None:
@@ -138,18 +174,21 @@ class Project:
 
     def add_video(self, path: str | os.PathLike) -> str:
         """Register a video; returns its key (its file name) used by labels and predictions."""
-        from ..video.location import is_url, name_of
-
         if is_url(path):  # a frame store at an fsspec URL: recorded as given
             key, recorded = name_of(str(path)), str(path)
         else:
             key, recorded = Path(path).name, str(Path(path).resolve())
         known = self.meta["videos"].get(key)
         if known and Path(known["path"]) != Path(recorded):
-            raise ProjectError(f"{self.folder}: already has a different video named {key}")
+            if is_url(known["path"]) or not _same_or_gone(Path(known["path"]), Path(recorded)):
+                raise ProjectError(f"{self.folder}: already has a different video named {key}")
+            # the project moved with its video (another mount point, a copied share)
+            if not self.readonly:
+                self.meta["videos"][key] = {**known, "path": recorded}
+                self._save_meta()
         if not known:
             self.meta["videos"][key] = {"path": recorded}
-            _write_json(self.folder / PROJECT_FILE, self.meta)
+            self._save_meta()
         return key
 
     def set_skeleton(self, skeleton: Sequence[tuple[str, str]]) -> None:
@@ -158,7 +197,7 @@ class Project:
         if unknown:
             raise ProjectError(f"{self.folder}: skeleton names unknown keypoints {sorted(unknown)}")
         self.meta["skeleton"] = [list(p) for p in skeleton]
-        _write_json(self.folder / PROJECT_FILE, self.meta)
+        self._save_meta()
 
     def check_model(self, model_name: str, model_keypoints: Sequence[str]) -> None:
         """Refuse a model whose keypoints are not this project's (no conversion table yet)."""
@@ -169,53 +208,26 @@ class Project:
                 f"{len(self.keypoints)} ({', '.join(self.keypoints[:3])}, ...); they must match"
             )
 
-    # -- model versions ---------------------------------------------------------------------
-    def trained_versions(self) -> list[str]:
-        """Model versions trained in this project, oldest first."""
-        return [v for v, info in self.meta["models"].items() if info.get("snapshot")]
+    # -- sections of project.json ------------------------------------------------------------
+    def section(self, name: str) -> dict:
+        """A copy of one top-level section of ``project.json`` (``models``, ...)."""
+        return dict(self.meta.get(name) or {})
 
-    def next_model_version(self, arch: str) -> str:
-        n = len(self.trained_versions()) + 1
-        return f"{arch}-r{n}"
+    def set_entry(self, section: str, key: str, value) -> None:
+        """Set ``project.json``'s ``section[key]`` and write the file (atomically)."""
+        self.meta.setdefault(section, {})[key] = value
+        self._save_meta()
 
-    def save_model_version(self, version: str, network, info: dict) -> Path:
-        """Write a trained network as ``models/<version>/snapshot.pt`` and record its info."""
-        from ..model.checkpoint import save_snapshot
+    @property
+    def active_model(self) -> str | None:
+        """The model version that predicts when the project is opened again."""
+        return self.meta.get("active_model")
 
-        if self.meta["models"].get(version, {}).get("snapshot"):
-            raise ProjectError(f"{self.folder}: model version {version} already exists")
-        path = save_snapshot(self.folder / "models" / version / "snapshot.pt", network,
-                             metadata={"version": version})  # fmt: skip
-        self.meta["models"][version] = {**info, "snapshot": f"models/{version}/snapshot.pt"}
-        _write_json(self.folder / PROJECT_FILE, self.meta)
-        return path
-
-    def set_active_model(self, version: str) -> None:
+    def set_active_model(self, version: str | None) -> None:
         """Remember which model version predicts (reopening the project restores it)."""
         if self.meta.get("active_model") != version:
             self.meta["active_model"] = version
-            _write_json(self.folder / PROJECT_FILE, self.meta)
-
-    def model_info(self, version: str) -> dict:
-        if version not in self.meta["models"]:
-            raise ProjectError(f"{self.folder}: no model version {version!r}")
-        return dict(self.meta["models"][version])
-
-    def load_model_version(self, version: str, device: str = "auto"):
-        """A :class:`~napari_superanimal.model.inference.PoseEstimator` for a trained version."""
-        from ..model.checkpoint import load_snapshot
-        from ..model.inference import PoseEstimator
-        from ..model.networks import build_network
-
-        info = self.model_info(version)
-        if not info.get("snapshot"):
-            raise ProjectError(f"{self.folder}: model version {version!r} has no weights here")
-        network = build_network(info["arch"], len(info["keypoints"]))
-        path = self.folder / info["snapshot"]
-        load_snapshot(path, network)
-        scale = info.get("input_scale", 1.0)
-        return PoseEstimator(network, info["keypoints"], device, version, weights=path,
-                             input_scale=scale)  # fmt: skip
+            self._save_meta()
 
     # -- predictions ------------------------------------------------------------------------
     def _predictions_group(self, mode: str = "a") -> zarr.Group:
@@ -230,6 +242,7 @@ class Project:
         n_frames: int | None = None,
     ) -> None:
         """Store ``(N, K, 3)`` predictions of ``model_version`` for ``frames`` (default: all)."""
+        self.check_writable()
         poses = np.asarray(poses, dtype=np.float32)
         if poses.ndim != 3 or poses.shape[1:] != (len(self.keypoints), 3):
             raise ProjectError(
@@ -258,7 +271,7 @@ class Project:
             self.meta["models"].setdefault(model_version, {})
             if model_version not in versions:
                 versions.append(model_version)
-            _write_json(self.folder / PROJECT_FILE, self.meta)
+            self._save_meta()
 
     def predictions(self, video: str, model_version: str) -> np.ndarray | None:
         """All ``(T, K, 3)`` predictions of ``model_version`` for ``video`` (NaN: not made)."""
@@ -279,6 +292,47 @@ class Project:
             return None
         values = np.asarray(array[frame])
         return None if np.isnan(values).all() else values
+
+
+def video_reference(video: Video | str | os.PathLike) -> str | Path:
+    """What a project records for a video: its source file, else its frame store."""
+    if isinstance(video, Video):
+        return video.source_path or video.store_path
+    return video
+
+
+def project_folder(video: Video | str | os.PathLike) -> Path:
+    """Where a video's project lives unless the user names one: the one rule everything uses.
+
+    ``<name>.superanimal`` beside the source video; for a video known only by its frame store
+    (a store built from images, or opened by itself), beside the store, named after it without
+    ``.frames.zarr``; for a store at a URL, in the working directory.
+
+    Example::
+
+        project_folder(open_video("data/mouse.mp4"))       # data/mouse.superanimal
+        project_folder("data/frames/mouse.frames.zarr")    # data/frames/mouse.superanimal
+    """
+    reference = video_reference(video)
+    if is_url(reference):
+        return Path.cwd() / (_stem(name_of(str(reference))) + PROJECT_SUFFIX)
+    path = Path(reference).resolve()
+    return path.with_name(_stem(path.name) + PROJECT_SUFFIX)
+
+
+def _same_or_gone(known: Path, now: Path) -> bool:
+    """``now`` is the video ``known`` named: the same file (seen through another mount), or
+    ``known`` is gone (the folder moved)."""
+    try:
+        return not known.exists() or os.path.samefile(known, now)
+    except OSError:
+        return False
+
+
+def _stem(name: str) -> str:
+    if name.endswith(STORE_SUFFIX):
+        return name[: -len(STORE_SUFFIX)]
+    return Path(name).stem
 
 
 _META_LOCK = threading.Lock()  # project.json is written from the GUI thread and workers

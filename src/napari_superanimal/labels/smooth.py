@@ -63,8 +63,9 @@ def smooth_poses(
     return out
 
 
-def smoothing_record(method: str, window: int, threshold: float = CONFIDENCE,
-                     polyorder: int = 2) -> dict:  # fmt: skip
+def smoothing_record(
+    method: str, window: int, threshold: float = CONFIDENCE, polyorder: int = 2
+) -> dict:
     """What an export records about its smoothing."""
     record = {"method": method, "window": int(window), "threshold": float(threshold)}
     if method == "savgol":

@@ -24,15 +24,14 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SuperAnimalError
+from ..errors import LabelStoreError
 from ..video.lock import StoreLock
+from .model import Point, PointKind
 
 SCHEMA_VERSION = 1
 APP = "napari-superanimal.labels"
-STATES = ("labeled", "hidden", "accepted")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -54,21 +53,6 @@ CREATE INDEX IF NOT EXISTS history_undone ON history (txn) WHERE undone = 1;
 """
 
 
-class LabelStoreError(SuperAnimalError):
-    """The label file is foreign, damaged, newer than this code, or in use by another writer."""
-
-
-@dataclass(frozen=True)
-class Point:
-    """One keypoint's label on one frame."""
-
-    keypoint: str
-    x: float | None
-    y: float | None
-    state: str
-    model_version: str | None = None
-
-
 def _locked(method):
     @functools.wraps(method)
     def wrapper(self, *args, **kwargs):
@@ -85,6 +69,8 @@ class LabelStore:
         self.path = path
         self._conn = conn
         self._lock = lock
+        self.readonly = lock is None
+        self._journal = path.with_name(path.name + "-wal")
         # One connection shared by the GUI thread and workers (training reads labels): every
         # public method holds this lock, so transactions never interleave.
         self._mutex = threading.RLock()
@@ -92,9 +78,13 @@ class LabelStore:
     # -- opening ----------------------------------------------------------------------------
     @classmethod
     def open(cls, path: str | os.PathLike, readonly: bool = False) -> LabelStore:
-        """Open (creating if absent) the store at ``path``; ``readonly`` skips the writer lock."""
+        """Open (creating if absent) the store at ``path``; ``readonly`` skips the writer lock.
+        A store on media this process cannot write (a mounted dataset, a colleague's share)
+        opens read-only by itself: every edit is then refused in one line."""
         path = Path(path)
         lock = None
+        if not readonly and path.exists() and not (writable(path) and writable(path.parent)):
+            readonly = True
         if not readonly:
             path.parent.mkdir(parents=True, exist_ok=True)
             lock = StoreLock(
@@ -118,6 +108,9 @@ class LabelStore:
         if readonly and not existed:
             raise LabelStoreError(f"{path}: no label store here")
         uri = f"file:{path}?mode=ro" if readonly else f"file:{path}"
+        if readonly and not writable(path.parent):
+            # SQLite cannot make a WAL database's -shm file there; nobody can write it either
+            uri = f"file:{path}?immutable=1"
         try:
             conn = sqlite3.connect(
                 uri, uri=True, isolation_level=None, timeout=5.0, check_same_thread=False
@@ -128,6 +121,12 @@ class LabelStore:
                 tables = set()
         except sqlite3.DatabaseError as err:
             raise LabelStoreError(f"{path}: not a label store ({err})") from err
+        if existed and not tables:
+            conn.close()
+            raise LabelStoreError(
+                f"{path}: holds no tables: its journal ({path.name}-wal) was probably deleted "
+                "before SQLite copied it in; restore both files from a backup"
+            )
         if existed and "meta" not in tables:
             conn.close()
             raise LabelStoreError(f"{path}: not a napari-superanimal label store")
@@ -140,6 +139,7 @@ class LabelStore:
                     "INSERT INTO meta VALUES ('app', ?), ('schema_version', ?)",
                     (APP, str(SCHEMA_VERSION)),
                 )
+                conn.execute("PRAGMA wal_checkpoint(FULL)")  # the schema in the file itself
         meta = dict(conn.execute("SELECT key, value FROM meta"))
         if meta.get("app") != APP:
             conn.close()
@@ -182,6 +182,11 @@ class LabelStore:
             "SELECT DISTINCT frame FROM labels WHERE video=? ORDER BY frame", (video,)
         )
         return [r[0] for r in rows]
+
+    @_locked
+    def keypoint_names(self) -> set[str]:
+        """Every keypoint name that has a label, in any video."""
+        return {r[0] for r in self._conn.execute("SELECT DISTINCT keypoint FROM labels")}
 
     @_locked
     def frame_states(self, video: str) -> dict[int, set[str]]:
@@ -259,7 +264,7 @@ class LabelStore:
                     keypoint,
                     old.x if old else None,
                     old.y if old else None,
-                    "hidden",
+                    PointKind.HIDDEN,
                     old.model_version if old else None,
                 )
             },
@@ -277,10 +282,7 @@ class LabelStore:
     def apply_frames(self, video: str, changes: dict[int, dict[str, Point | None]]) -> int:
         """Apply changes to many frames in one transaction (all or nothing, one undo step), as
         an import does; return its history id."""
-        for frame_changes in changes.values():
-            for point in frame_changes.values():
-                if point is not None and point.state not in STATES:
-                    raise ValueError(f"state must be one of {STATES}, not {point.state!r}")
+        self._check_writable()
         now = time.time()
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
@@ -293,7 +295,7 @@ class LabelStore:
                     after = (
                         None
                         if point is None
-                        else [point.x, point.y, point.state, point.model_version]
+                        else [point.x, point.y, PointKind(point.state).value, point.model_version]
                     )
                     self._write(video, frame, keypoint, after, now)
                     conn.execute(
@@ -305,6 +307,7 @@ class LabelStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self._keep_durable()
         return txn
 
     @_locked
@@ -318,6 +321,7 @@ class LabelStore:
         return self._step("SELECT MIN(txn) FROM history WHERE undone = 1", "after", 0)
 
     def _step(self, pick: str, column: str, mark: int) -> bool:
+        self._check_writable()
         conn = self._conn
         conn.execute("BEGIN IMMEDIATE")
         try:
@@ -336,7 +340,22 @@ class LabelStore:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
+        self._keep_durable()
         return True
+
+    def _check_writable(self) -> None:
+        if self.readonly:
+            raise LabelStoreError(
+                f"{self.path}: opened read-only (read-only media, or opened so); "
+                "copy the project to a folder you can write to edit labels"
+            )
+
+    def _keep_durable(self) -> None:
+        """A journal deleted while the store is open (a sync tool, a cleanup script) would
+        take every edit since the last checkpoint with it at the next crash: copy them into
+        the database file at once, after every edit, while SQLite still holds the file."""
+        if not self._journal.exists():
+            self._conn.execute("PRAGMA wal_checkpoint(FULL)")
 
     def _row(self, video: str, frame: int, keypoint: str) -> list | None:
         row = self._conn.execute(
@@ -365,3 +384,8 @@ def _dump(value) -> str | None:
 
 def _load(text: str | None):
     return None if text is None else json.loads(text)
+
+
+def writable(path: Path) -> bool:
+    """Whether this process may write ``path`` (false on read-only mounts and shares)."""
+    return os.access(path, os.W_OK)

@@ -20,11 +20,7 @@ import torch
 from torch import nn
 
 from ..atomic import atomic_path
-from ..errors import SuperAnimalError
-
-
-class CheckpointError(SuperAnimalError, ValueError):
-    """A weights file is missing, unreadable, or does not fit the network."""
+from ..errors import CheckpointError
 
 
 def read_snapshot(path: str | os.PathLike) -> dict:

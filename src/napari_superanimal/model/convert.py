@@ -28,13 +28,9 @@ from pathlib import Path
 
 import torch
 
-from ..errors import SuperAnimalError
+from ..errors import ConversionError
 from .inference import PoseEstimator
 from .networks import DeconvHead
-
-
-class ConversionError(SuperAnimalError, ValueError):
-    """A conversion table that does not fit the project or the model."""
 
 
 def read_conversion_table(config: str | os.PathLike, superanimal: str) -> dict[str, str]:
@@ -63,11 +59,14 @@ def convert_keypoints(
     unknown_project = sorted(set(table) - set(keypoints))
     unknown_model = sorted(set(table.values()) - set(model.keypoints))
     if unknown_project:
-        raise ConversionError(f"conversion table names keypoints not in the project: "
-                              f"{', '.join(unknown_project)}")  # fmt: skip
+        raise ConversionError(
+            f"conversion table names keypoints not in the project: {', '.join(unknown_project)}"
+        )
     if unknown_model:
-        raise ConversionError(f"conversion table maps onto keypoints {model.name} does not "
-                              f"predict: {', '.join(unknown_model)}")  # fmt: skip
+        raise ConversionError(
+            f"conversion table maps onto keypoints {model.name} does not "
+            f"predict: {', '.join(unknown_model)}"
+        )
     network = copy.deepcopy(model.network).cpu()
     head = network.heads["bodypart"]
     source = [model.keypoints.index(table[k]) if k in table else None for k in keypoints]
@@ -86,9 +85,13 @@ def _select(head: DeconvHead, source: list[int | None], per_keypoint: int) -> De
     layers = head.deconv_layers
     last = layers[-1]
     fresh = torch.nn.ConvTranspose2d(
-        last.in_channels, per_keypoint * len(source), last.kernel_size, stride=last.stride,
-        padding=last.padding, output_padding=last.output_padding,
-    )  # fmt: skip
+        last.in_channels,
+        per_keypoint * len(source),
+        last.kernel_size,
+        stride=last.stride,
+        padding=last.padding,
+        output_padding=last.output_padding,
+    )
     with torch.no_grad():
         for i, s in enumerate(source):
             if s is None:

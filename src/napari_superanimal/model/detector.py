@@ -21,15 +21,19 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torchvision
 from torch import nn
-from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
-from torchvision.ops import FrozenBatchNorm2d
 
 from ..zoo import get_entry, resolve_weights
 from ..zoo.registry import DETECTORS
+from ._triton import keep_triton_out
 from .checkpoint import load_snapshot
 from .preprocess import normalize
+
+keep_triton_out()  # before torchvision: it imports torch._dynamo, which would load Triton
+
+import torchvision  # noqa: E402
+from torchvision.models.detection.faster_rcnn import FastRCNNPredictor  # noqa: E402
+from torchvision.ops import FrozenBatchNorm2d  # noqa: E402
 
 BOX_SCORE_THRESHOLD = 0.6  # DeepLabCut's SuperAnimal detector configs
 

@@ -230,6 +230,25 @@ class _Outputs(torch.nn.Module):
         return out["heatmap"], out.get("locref")
 
 
+def estimator_from_snapshot(
+    path: str | os.PathLike,
+    arch: str,
+    keypoints: Iterable[str],
+    *,
+    name: str = "",
+    input_scale: float = 1.0,
+    device: str = "auto",
+) -> PoseEstimator:
+    """A :class:`PoseEstimator` for a snapshot of a known architecture and keypoint set (a
+    version trained in a project, or a training round's base model)."""
+    names = tuple(keypoints)
+    network = build_network(arch, len(names))
+    load_snapshot(path, network)
+    return PoseEstimator(
+        network, names, device, name or Path(path).stem, weights=path, input_scale=input_scale
+    )
+
+
 def load_model(
     name: str = "superanimal_topviewmouse",
     weights: str | os.PathLike | None = None,

@@ -16,9 +16,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-import timm
-import torch
-from torch import nn
+from ._triton import keep_triton_out
+
+keep_triton_out()  # before timm: it imports torch._dynamo, which would load Triton
+
+import timm  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
 
 
 @dataclass(frozen=True)

@@ -19,14 +19,10 @@ from contextlib import contextmanager
 
 import numpy as np
 
-from ..errors import SuperAnimalError
+from ..errors import SuggestError
 
 MAD_TO_SIGMA = 1.4826  # MAD of a normal distribution times this is its standard deviation
 MAX_SAMPLES = 20_000
-
-
-class SuggestError(SuperAnimalError, ValueError):
-    """Inputs the suggestion code cannot use (wrong shape, unknown strategy, ...)."""
 
 
 def robust_z(values: np.ndarray, axis: int = 0, floor: float = 1e-9) -> np.ndarray:

@@ -111,7 +111,9 @@ def compute_thumbnails(
         images = np.asarray(small.compute(scheduler="threads", callbacks=[]))
     else:
         images = np.concatenate(
-            [downsample(np.asarray(frames[wanted[i : i + 64]]), size)
-             for i in range(0, len(wanted), 64)]
-        )  # fmt: skip
+            [
+                downsample(np.asarray(frames[wanted[i : i + 64]]), size)
+                for i in range(0, len(wanted), 64)
+            ]
+        )
     return Thumbnails(wanted, images, n_frames)

@@ -74,8 +74,9 @@ def adaptation_job(
         raise TrainingError("adaptation starts from a model: open the session with one first")
     frames = adaptation_frames(len(session), every, max_frames)
     plan = Adaptation(frames, every, pseudo_threshold, epochs)
-    return prepare_round(session, adaptation=plan, steps=steps, batch_size=batch_size, lr=lr,
-                         **settings)  # fmt: skip
+    return prepare_round(
+        session, adaptation=plan, steps=steps, batch_size=batch_size, lr=lr, **settings
+    )
 
 
 def adapt(

@@ -54,9 +54,14 @@ def augment(
         + SimilarityTransform(translation=np.asarray(centre) + shift)
     )
     crop = warp(
-        frame.astype(np.float32), to_frame, output_shape=(size, size), order=1,
-        mode="constant", cval=0.0, preserve_range=True,
-    )  # fmt: skip
+        frame.astype(np.float32),
+        to_frame,
+        output_shape=(size, size),
+        order=1,
+        mode="constant",
+        cval=0.0,
+        preserve_range=True,
+    )
     points = np.full_like(keypoints, np.nan, dtype=np.float64)
     ok = np.isfinite(keypoints).all(1)
     if ok.any():

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SuperAnimalError
+from ..errors import TrainingError
 from ..metrics.jitter import JITTER_FRAMES, clip_frames
 from .augment import AugmentSettings
 from .samples import PSEUDO_THRESHOLD, REPLAY_THRESHOLD, FrameLabels, snapshot_labels
@@ -31,8 +31,15 @@ from .samples import PSEUDO_THRESHOLD, REPLAY_THRESHOLD, FrameLabels, snapshot_l
 DEFAULT_LIGHT_ARCH = "light_resnet18"
 
 
-class TrainingError(SuperAnimalError, ValueError):
-    """A round that cannot start (no labels, no model and no architecture, ...)."""
+@dataclass
+class Progress:
+    """Where a running round is, after each step (sent from a child process as JSON)."""
+
+    step: int
+    steps: int
+    loss: float
+    eta_seconds: float
+    validation_error: float | None = None  # the latest validation error (px), when validated
 
 
 @dataclass
@@ -45,7 +52,8 @@ class RoundSettings:
     batch_size: int = 8
     crop_size: int | None = None
     dist_thresh: float | None = None
-    holdout: float = 0.2
+    validation: float = 0.1  # share of labeled frames that stops training and picks weights
+    test: float = 0.1  # share of labeled frames the reported error is measured on
     frames: list[int] | None = None
     replay: bool = True
     replay_threshold: float = REPLAY_THRESHOLD
@@ -84,21 +92,33 @@ class BaseModel:
     @classmethod
     def of(cls, estimator, version: str) -> BaseModel:
         state = None if estimator.weights is not None else estimator.network.state_dict()
-        return cls(estimator.network.arch.name, tuple(estimator.keypoints), version,
-                   estimator.input_scale, estimator.weights, state)  # fmt: skip
+        return cls(
+            estimator.network.arch.name,
+            tuple(estimator.keypoints),
+            version,
+            estimator.input_scale,
+            estimator.weights,
+            state,
+        )
 
     def load(self, device: str = "auto"):
-        from ..model.checkpoint import load_snapshot
-        from ..model.inference import PoseEstimator
+        from ..model.inference import PoseEstimator, estimator_from_snapshot
         from ..model.networks import build_network
 
-        network = build_network(self.arch, len(self.keypoints))
         if self.weights is not None:
-            load_snapshot(self.weights, network)
-        else:
-            network.load_state_dict(self.state, strict=True)
-        return PoseEstimator(network, self.keypoints, device, self.version,
-                             weights=self.weights, input_scale=self.input_scale)  # fmt: skip
+            return estimator_from_snapshot(
+                self.weights,
+                self.arch,
+                self.keypoints,
+                name=self.version,
+                input_scale=self.input_scale,
+                device=device,
+            )
+        network = build_network(self.arch, len(self.keypoints))
+        network.load_state_dict(self.state, strict=True)
+        return PoseEstimator(
+            network, self.keypoints, device, self.version, input_scale=self.input_scale
+        )
 
 
 @dataclass
@@ -131,8 +151,9 @@ class RoundJob:
         if self._video is None:
             from ..video import open_video
 
-            self._video = open_video(self.store, convert=False,
-                                     storage_options=self.storage_options or None)  # fmt: skip
+            self._video = open_video(
+                self.store, convert=False, storage_options=self.storage_options or None
+            )
         return self._video
 
     def base_estimator(self):
@@ -168,6 +189,7 @@ def prepare_round(session, *, adaptation: Adaptation | None = None, extra_info=N
     unknown = sorted(set(settings) - known)
     if unknown:
         raise TypeError(f"unknown training settings: {', '.join(unknown)}")
+    session.project.check_writable()  # a round's model could not be kept: say so first
     settings = RoundSettings(**settings)
     if settings.steps is None and adaptation is None:
         raise TrainingError("steps=None: give a number of steps (or a time budget and many steps)")
@@ -220,10 +242,11 @@ def commit_round(session, outcome: RoundOutcome):
         session.add_predictions(outcome.predicted_frames, outcome.predicted)
     if outcome.state is None:
         return None
-    version = session.project.next_model_version(outcome.arch)
+    version = session.versions.next_name(outcome.arch)
     info = {**outcome.info, "created": time.time()}
-    trained = BaseModel(outcome.arch, tuple(info["keypoints"]), version, info["input_scale"],
-                        state=outcome.state)  # fmt: skip
+    trained = BaseModel(
+        outcome.arch, tuple(info["keypoints"]), version, info["input_scale"], state=outcome.state
+    )
     estimator = trained.load(session.model.device if session.model is not None else "auto")
-    estimator.weights = session.project.save_model_version(version, estimator.network, info)
+    estimator.weights = session.versions.save(version, estimator.network, info)
     return RoundResult(version, estimator, info)

@@ -8,7 +8,8 @@ the video store read-only, trains, writes the :class:`~.job.RoundOutcome` to
 ``FOLDER/outcome.pt`` and reports on its stdout, one JSON object per line (``progress``,
 ``predicting``, ``done``, ``error``); everything else it prints goes to ``FOLDER/log.txt``.
 Lines ``stop`` and ``cancel`` on its stdin ask it to stop (keep the best model so far) or
-cancel; if the parent goes away (stdin closes) the child cancels. The child never writes the
+cancel; if the parent goes away (stdin closes) the child cancels, and once its reports have
+nowhere to go (the viewer died) it removes the round's folder itself. The child never writes the
 project: the parent commits the outcome (:func:`~.job.commit_round`), so a child that crashes
 loses no labels and leaves the previous model active.
 
@@ -22,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -36,15 +38,11 @@ from pathlib import Path
 
 import torch
 
-from ..errors import SuperAnimalError
-from .finetune import Control, Progress, run_round
-from .job import RoundJob, RoundOutcome, TrainingError
+from ..errors import RoundProcessError, SuperAnimalError, TrainingError
+from .finetune import Control, run_round
+from .job import Progress, RoundJob, RoundOutcome
 
 NICENESS = 10  # the child's CPU priority below the viewer's (nice(1) increment)
-
-
-class RoundProcessError(SuperAnimalError, RuntimeError):
-    """The training process failed or ended without a result."""
 
 
 class RoundProcess:
@@ -191,11 +189,29 @@ def main(folder: str) -> int:
     protocol = os.fdopen(os.dup(1), "w", buffering=1)
     os.dup2(2, 1)  # whatever else is printed goes to the log, not into the protocol
 
-    def send(**message) -> None:
-        protocol.write(json.dumps(message) + "\n")
-
     control = Control()
+    orphaned = threading.Event()  # nobody reads the protocol: the parent (the viewer) died
+
+    def send(**message) -> None:
+        if orphaned.is_set():
+            return
+        try:
+            protocol.write(json.dumps(message) + "\n")
+        except (BrokenPipeError, OSError, ValueError):
+            orphaned.set()
+            control.cancel.set()
+
     threading.Thread(target=_listen, args=(control,), daemon=True).start()
+    try:
+        return _run(folder, control, send)
+    finally:
+        if orphaned.is_set():  # no parent will collect the folder: leave nothing behind
+            with contextlib.suppress(OSError, ValueError):
+                protocol.close()
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+def _run(folder: Path, control: Control, send) -> int:
     try:
         job = torch.load(folder / "job.pt", weights_only=False)
         outcome = run_round(

@@ -113,3 +113,34 @@ def pseudo_samples(
         points = np.where(keep[:, None], pred[:, :2], np.nan).astype(np.float64)
         samples.append(Sample(int(frame), points, keep, np.zeros(len(pred), bool)))
     return samples
+
+
+@dataclass
+class Split:
+    """The labeled frames of a round, in three parts that never overlap: ``train`` (what the
+    network learns from), ``validation`` (what picks the checkpoint and stops early) and
+    ``test`` (what the reported error is measured on: frames that chose nothing)."""
+
+    train: list[Sample]
+    validation: list[Sample]
+    test: list[Sample]
+
+
+def split_samples(
+    samples: list[Sample],
+    rng: np.random.Generator,
+    validation: float = 0.1,
+    test: float = 0.1,
+    min_frames: int = 5,
+) -> Split:
+    """A seeded split of ``samples`` (see :class:`Split`): ``validation`` and ``test`` shares of
+    the frames, at least one frame each when asked for; with fewer than ``min_frames`` frames
+    everything trains (and no error is reported)."""
+    n = len(samples)
+    order = rng.permutation(n)
+    if n < min_frames:
+        return Split([samples[i] for i in order], [], [])
+    n_val = max(1, round(validation * n)) if validation > 0 else 0
+    n_test = max(1, round(test * n)) if test > 0 else 0
+    pick = [samples[i] for i in order]
+    return Split(pick[n_val + n_test :], pick[:n_val], pick[n_val : n_val + n_test])

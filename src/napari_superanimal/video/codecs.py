@@ -79,18 +79,24 @@ class JpegCodec(ArrayBytesCodec):
     async def _decode_single(self, chunk_bytes: Buffer, chunk_spec: ArraySpec) -> NDBuffer:
         return self._decode_sync(chunk_bytes, chunk_spec)
 
+    def encode_image(self, image: np.ndarray) -> bytes:
+        """One ``(H, W, C)`` uint8 frame as the JPEG bytes this codec stores."""
+        image = np.ascontiguousarray(image)
+        if image.shape[-1] == 1:
+            return imagecodecs.jpeg8_encode(image[..., 0], level=self.quality)
+        return imagecodecs.jpeg8_encode(
+            image, level=self.quality, subsampling=_SUBSAMPLING[self.subsampling]
+        )
+
+    def roundtrip(self, image: np.ndarray) -> np.ndarray:
+        """``(H, W, C)`` as a store with this codec gives it back: the same pixels, bit for bit."""
+        return imagecodecs.jpeg8_decode(self.encode_image(image)).reshape(image.shape)
+
     def _encode_sync(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
-        array = np.ascontiguousarray(chunk_array.as_numpy_array())
         height, width = chunk_spec.shape[1], chunk_spec.shape[2]
         channels = chunk_spec.shape[3] if len(chunk_spec.shape) == 4 else 1
-        image = array.reshape(height, width, channels)
-        if channels == 1:
-            encoded = imagecodecs.jpeg8_encode(image[..., 0], level=self.quality)
-        else:
-            encoded = imagecodecs.jpeg8_encode(
-                image, level=self.quality, subsampling=_SUBSAMPLING[self.subsampling]
-            )
-        return chunk_spec.prototype.buffer.from_bytes(encoded)
+        image = chunk_array.as_numpy_array().reshape(height, width, channels)
+        return chunk_spec.prototype.buffer.from_bytes(self.encode_image(image))
 
     async def _encode_single(self, chunk_array: NDBuffer, chunk_spec: ArraySpec) -> Buffer | None:
         # zarr encodes the chunks of a shard concurrently; in threads, and with imagecodecs

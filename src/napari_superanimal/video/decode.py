@@ -22,12 +22,8 @@ from collections.abc import Iterator
 import av
 import numpy as np
 
-from ..errors import VideoError
+from ..errors import NotGrayError, VideoError
 from .probe import VideoIndex, _reason, open_container
-
-
-class NotGrayError(Exception):
-    """A frame of a video sampled as grey turned out to have colour."""
 
 
 def to_rgb(frame: av.VideoFrame) -> np.ndarray:

@@ -1,14 +1,19 @@
 """An exclusive, crash-safe lock on a folder or file (``flock``: released when the process dies).
 
+A frame store's writer lock lives beside the store (``mouse.frames.zarr.lock``), not inside
+it: creating or overwriting a store empties its folder, and a lock file inside would go with it.
+
 Example::
 
-    with StoreLock("mouse.frames.zarr"):
-        ...  # only this process writes the store
+    with writer_lock("mouse.frames.zarr"):
+        ...  # only this process creates, overwrites or converts the store
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import warnings
 from pathlib import Path
 
 from ..errors import StoreError
@@ -17,6 +22,10 @@ try:
     import fcntl
 except ImportError:  # Windows: no advisory locks; conversion there is single-process by usage.
     fcntl = None
+
+
+class UnlockedStoreWarning(UserWarning):
+    """A frame store at a URL is being written with no lock: two writers are possible."""
 
 
 class StoreLock:
@@ -56,3 +65,33 @@ class StoreLock:
                 fcntl.flock(self._fd, fcntl.LOCK_UN)
             os.close(self._fd)
             self._fd = None
+
+
+BUSY = "another process is converting this video"
+
+
+def writer_lock(store_path) -> StoreLock | contextlib.nullcontext:
+    """The lock a process holds while it creates, overwrites or converts a local frame store
+    (``<store>.lock`` beside it). A store at a URL has none: object stores have no ``flock``."""
+    if isinstance(store_path, str) and "://" in store_path:
+        warnings.warn(
+            f"{store_path}: a store at a URL cannot be locked; if another process writes it "
+            "at the same time (a second ingest, a cluster task), frames can be lost",
+            UnlockedStoreWarning,
+            stacklevel=3,
+        )
+        return contextlib.nullcontext()
+    path = Path(store_path)
+    return StoreLock(path, lock_file=path.with_name(path.name + ".lock"), busy=BUSY)
+
+
+def writer_busy(store_path) -> bool:
+    """True while another process holds ``store_path``'s writer lock."""
+    path = Path(store_path)
+    if not path.with_name(path.name + ".lock").exists():
+        return False
+    try:
+        with writer_lock(store_path):
+            return False
+    except StoreError:
+        return True

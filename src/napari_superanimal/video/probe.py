@@ -165,6 +165,45 @@ def index_video(path: str | os.PathLike) -> VideoIndex:
         )
 
 
+@dataclass(frozen=True)
+class QuickProbe:
+    """What a container's header says, and its first frame: enough to show the video at once
+    while :func:`index_video` reads through it in the background."""
+
+    n_frames: int
+    height: int
+    width: int
+    fps: float
+    first_frame: np.ndarray  # (H, W, 3) uint8 RGB
+
+
+#: Containers whose header gives the exact number of frames (MP4/MOV's sample tables).
+_EXACT_COUNT_FORMATS = ("mov", "mp4")
+
+
+def quick_probe(path: str | os.PathLike) -> QuickProbe | None:
+    """The header's frame count, size and rate and the first frame, without reading through
+    the file (constant time whatever its length), or None when the container does not state
+    an exact frame count (then only :func:`index_video` knows it).
+
+    Example::
+
+        quick_probe("mouse.mp4").n_frames      # 2330, read from the MP4 header
+    """
+    path = Path(path)
+    with open_container(path) as container:
+        names = set(str(container.format.name).split(","))
+        stream = container.streams.video[0]
+        declared = int(stream.frames or 0)
+        rate = stream.average_rate or stream.guessed_rate
+        if not (names & set(_EXACT_COUNT_FORMATS)) or declared <= 0 or not rate:
+            return None
+        first = _decode_first_frame(container, stream, path)
+        return QuickProbe(
+            declared, first.height, first.width, float(rate), first.to_ndarray(format="rgb24")
+        )
+
+
 def _decode_first_frame(container, stream, path: Path) -> av.VideoFrame:
     try:
         container.seek(0, stream=stream, backward=True)

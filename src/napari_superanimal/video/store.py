@@ -30,17 +30,27 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
-import zarr
 
 from ..errors import StoreError
 from . import location as loc
-from .codecs import JpegCodec
 from .location import STORE_SUFFIX, Location  # noqa: F401 - STORE_SUFFIX is re-exported
 from .probe import VideoIndex
+
+if TYPE_CHECKING:
+    import zarr
+
+    from .codecs import JpegCodec
+
+# zarr (and the JPEG codec, which registers with it) is imported where a store is opened or
+# made, not here: napari's reader imports this module on the way to a video's first frame.
 
 FORMAT = "napari-superanimal.frames"
 VERSION = 1
@@ -55,25 +65,33 @@ def shard_frames_for(height: int, width: int) -> int:
     return int(np.clip(16_000_000 // max(1, height * width * 3), 8, 256))
 
 
+def _jpeg_codec(quality: int, pix_fmt: str) -> JpegCodec:
+    from .codecs import JpegCodec
+
+    full_chroma = "444" in pix_fmt or pix_fmt.startswith(("rgb", "bgr", "gbr"))
+    return JpegCodec(quality=quality, subsampling="444" if full_chroma else "420")
+
+
 def _codec_pipeline(codec: str, quality: int, pix_fmt: str) -> dict:
+    # Every chunk ends with its CRC32C (zarr's crc32c codec): a flipped or truncated byte is an
+    # error when the frame is read, never a wrong frame. (Shard indexes carry one already.)
+    import zarr
+
+    checksum = zarr.codecs.Crc32cCodec()
     if codec == "jpeg":
-        subsampling = (
-            "444" if "444" in pix_fmt or pix_fmt.startswith(("rgb", "bgr", "gbr")) else "420"
-        )
-        return {
-            "serializer": JpegCodec(quality=quality, subsampling=subsampling),
-            "compressors": None,
-        }
+        return {"serializer": _jpeg_codec(quality, pix_fmt), "compressors": [checksum]}
     if codec == "lossless":
-        return {
-            "serializer": "auto",
-            "compressors": zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle"),
-        }
+        blosc = zarr.codecs.BloscCodec(cname="zstd", clevel=3, shuffle="bitshuffle")
+        return {"serializer": "auto", "compressors": [blosc, checksum]}
     raise StoreError(f"unknown frame codec {codec!r}; choose one of {', '.join(CODECS)}")
 
 
 def _open_group(location: Location, mode: str, storage_options: dict | None) -> zarr.Group:
     """zarr's own store for the location: a local folder, or ``FsspecStore`` for a URL."""
+    import zarr
+
+    from . import codecs  # noqa: F401 - registers the JPEG codec a store may name
+
     if loc.is_remote(location):
         return zarr.open_group(
             location, mode=mode, zarr_format=3, storage_options=storage_options or {}
@@ -96,6 +114,7 @@ class FrameStore:
         # A frame is never "empty": skipping zarr's per-chunk emptiness scan doubles write speed.
         self.frames: zarr.Array = group["frames"].with_config({"write_empty_chunks": True})
         self._meta = dict(group.attrs[ATTR])
+        self._present: set[int] = set()  # shards whose file has been seen (see read())
 
     # -- creating and opening -------------------------------------------------------------
     @classmethod
@@ -156,9 +175,11 @@ class FrameStore:
                 "codec": codec,
                 "quality": quality if codec == "jpeg" else None,
                 "shard_frames": shard,
+                "checksum": "crc32c",  # stores made before checksums have none
             },
             "frames_written": 0,
             "complete": False,
+            "created": uuid.uuid4().hex,  # tells a writer the store was re-created under it
         }
         return cls(path, group, storage_options)
 
@@ -260,23 +281,124 @@ class FrameStore:
         self._set(frames_written=int(n))
 
     def mark_complete(self) -> None:
-        """Flag the store complete; refuses while frames are missing."""
+        """Flag the store complete, last, once every shard's file is seen on disk; refuses
+        while frames are missing."""
         if self.frames_written < self.n_frames:
             raise StoreError(
                 f"{self.path}: only {self.frames_written} of {self.n_frames} frames written"
             )
+        for shard in range(-(-self.n_frames // self.shard_frames)):
+            if not self.shard_present(shard):
+                first = shard * self.shard_frames
+                raise StoreError(self._damage_message(first, "its shard file is missing"))
         self._set(complete=True)
 
     def read(self, i: int) -> np.ndarray:
-        """Frame ``i`` as ``(H, W, 3) uint8`` (grayscale stores are expanded to RGB)."""
-        frame = self.frames[i]
-        if frame.shape[-1] == 1:
-            frame = np.concatenate([frame, frame, frame], axis=-1)  # 2x faster than np.repeat
-        return frame
+        """Frame ``i`` as ``(H, W, 3) uint8`` (grayscale stores are expanded to RGB).
+
+        A written frame whose shard file is gone, or whose bytes fail their checksum or do not
+        decode, raises :class:`StoreError` naming the frames (zarr alone would give the fill
+        value, a black frame, for a missing file). Each shard's file is looked for once.
+        """
+        shard = i // self.shard_frames
+        if shard not in self._present and (i < self.frames_written or self.complete):
+            if not self.shard_present(shard):
+                raise StoreError(self._damage_message(i, "its shard file is missing"))
+            self._present.add(shard)
+        try:
+            return _as_rgb(self.frames[i])
+        except Exception as err:  # noqa: BLE001 - zarr, the codecs and the OS each raise their own
+            raise StoreError(self._damage_message(i, _reason_of(err))) from err
+
+    def shard_frames_range(self, shard: int) -> tuple[int, int]:
+        """First and last frame of ``shard``."""
+        first = shard * self.shard_frames
+        return first, min(first + self.shard_frames, self.n_frames) - 1
+
+    def shard_present(self, shard: int) -> bool:
+        """Whether ``shard``'s file (or object, at a URL) exists."""
+        from zarr.core.sync import sync
+
+        key = self.frames.metadata.encode_chunk_key((shard, 0, 0, 0))
+        store_path = self.frames.store_path
+        return bool(sync(store_path.store.exists(f"{store_path.path}/{key}")))
+
+    def delete_shard(self, shard: int) -> None:
+        """Remove ``shard``'s file (a damaged one, before it is written anew: zarr reads an
+        existing shard to merge a write into it, and a truncated one cannot be read)."""
+        from zarr.core.sync import sync
+
+        key = self.frames.metadata.encode_chunk_key((shard, 0, 0, 0))
+        store_path = self.frames.store_path
+        sync(store_path.store.delete(f"{store_path.path}/{key}"))
+        self._present.discard(shard)
+
+    def verify(self, progress: Callable[[int, int], None] | None = None) -> list[Damage]:
+        """Read and decode every written frame (checksums included); the damaged shards.
+
+        ``progress(done, total)`` is called after each shard, in frames."""
+        written = self.n_frames if self.complete else self.frames_written
+        n_shards = -(-written // self.shard_frames)
+        damage = []
+        for shard in range(n_shards):
+            first, last = self.shard_frames_range(shard)
+            if not self.shard_present(shard):
+                damage.append(Damage(first, last, "its shard file is missing"))
+            else:
+                try:
+                    self.frames[first : last + 1]
+                except Exception as err:  # noqa: BLE001 - as in read()
+                    damage.append(Damage(first, last, _reason_of(err)))
+            if progress is not None:
+                progress(min(last + 1, written), written)
+        self._present -= {d.first // self.shard_frames for d in damage}
+        return damage
+
+    def _damage_message(self, frame: int, reason: str) -> str:
+        first, last = self.shard_frames_range(frame // self.shard_frames)
+        return (
+            f"{self.path}: frame {frame} is damaged ({reason}; its shard holds frames "
+            f"{first}-{last}); `napari-superanimal ingest VIDEO` re-converts it from the video"
+        )
+
+    def as_stored(self, pixels: np.ndarray) -> np.ndarray:
+        """``(H, W, C)`` pixels of a frame not written yet, as :meth:`read` will return them
+        once written (the store's lossy codec applied), so a frame read before conversion
+        finishes is the frame read after it, and so are the predictions made on it."""
+        storage = self.meta["storage"]
+        if storage["codec"] == "jpeg":
+            codec = _jpeg_codec(storage["quality"], self.meta["video"]["pix_fmt"])
+            pixels = codec.roundtrip(pixels)
+        return _as_rgb(pixels)
 
     def nbytes_on_disk(self) -> int:
         """Size of the store's files (or objects, at a URL) in bytes."""
         return loc.nbytes(self.path, self.storage_options)
+
+
+@dataclass(frozen=True)
+class Damage:
+    """Frames ``first..last`` (one shard) of a store cannot be read, and why."""
+
+    first: int
+    last: int
+    reason: str
+
+    def __str__(self) -> str:
+        return f"frames {self.first}-{self.last}: {self.reason}"
+
+
+def _reason_of(err: Exception) -> str:
+    text = str(err).splitlines()[0] if str(err) else type(err).__name__
+    if "checksum" in text.lower():
+        return "its bytes fail their checksum"
+    return f"it does not decode: {text}"
+
+
+def _as_rgb(frame: np.ndarray) -> np.ndarray:
+    if frame.shape[-1] == 1:
+        return np.concatenate([frame, frame, frame], axis=-1)  # 2x faster than np.repeat
+    return frame
 
 
 def read_meta(path: Location, storage_options: dict | None = None) -> dict | None:
@@ -296,6 +418,8 @@ def read_meta(path: Location, storage_options: dict | None = None) -> dict | Non
 
 def _read_remote_meta(url: str, storage_options: dict | None) -> dict | None:
     # Through zarr's FsspecStore: one read of zarr.json, no listing.
+    import zarr
+
     try:
         group = _open_group(url, "r", storage_options)
     except (zarr.errors.BaseZarrError, FileNotFoundError, KeyError, ValueError):  # absent, foreign

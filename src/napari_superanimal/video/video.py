@@ -27,17 +27,35 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import dask.array as da
 import numpy as np
 
 from ..errors import StoreError, VideoError
 from . import location as loc
-from .decode import FrameReader, NotGrayError, iter_frames, to_gray, to_gray_exact
+from .decode import (
+    CONVERTERS,
+    FrameReader,
+    NotGrayError,
+    iter_frames,
+    to_gray,
+    to_gray_exact,
+    to_rgb,
+)
 from .location import Location
-from .lock import StoreLock
-from .probe import VIDEO_SUFFIXES, VideoIndex, fingerprint, index_video
-from .store import DEFAULT_CODEC, DEFAULT_QUALITY, STORE_SUFFIX, FrameStore
+from .lock import writer_busy, writer_lock
+from .probe import VIDEO_SUFFIXES, VideoIndex, fingerprint, index_video, quick_probe
+from .store import (
+    DEFAULT_CODEC,
+    DEFAULT_QUALITY,
+    STORE_SUFFIX,
+    Damage,
+    FrameStore,
+    read_meta,
+)
+
+if TYPE_CHECKING:
+    import dask.array as da
 
 _GRAY_SAMPLES = 5
 _WRITERS = 2  # shards being encoded and written while the next one decodes
@@ -68,11 +86,12 @@ def open_video(
     store: str | os.PathLike | None = None,
     *,
     convert: bool = True,
-    codec: str = DEFAULT_CODEC,
+    codec: str | None = None,
     quality: int = DEFAULT_QUALITY,
     shard_frames: int | None = None,
     overwrite: bool = False,
     storage_options: dict | None = None,
+    lazy: bool = False,
 ) -> Video:
     """Open a video file (or an existing ``.frames.zarr`` store) for lazy, frame-exact reading.
 
@@ -90,13 +109,20 @@ def open_video(
         Pass False to convert yourself with :meth:`Video.convert` or :meth:`Video.convert_iter`.
     codec, quality
         Frame codec for a new store: ``"jpeg"`` (default; lossy, ~25x smaller than lossless)
-        or ``"lossless"`` (blosc-zstd, bit-exact).
+        or ``"lossless"`` (blosc-zstd, bit-exact). A codec named for an existing store that
+        holds another is refused (rebuild it with ``overwrite=True``).
     shard_frames
         Frames per shard file of a new store (default: ~16 MB of raw pixels per shard).
     overwrite
         Rebuild the store even if it exists (also when it was made from another video).
     storage_options
         Passed to fsspec for a store at a URL (default: the environment and fsspec's config).
+    lazy
+        For a video seen for the first time, return as soon as its header is read and its first
+        frame decoded (constant time, whatever its length: what napari's reader does so the
+        frame is on screen at once); the frame index and the store are made in a background
+        thread, and a broken file raises when something waits for them
+        (:meth:`Video.ready`). By default the whole file is checked before this returns.
 
     Example::
 
@@ -125,6 +151,7 @@ def open_video(
                 shard_frames=shard_frames,
                 overwrite=overwrite,
                 storage_options=storage_options,
+                lazy=lazy,
             )
     if convert and not video.complete:
         video.start_conversion()
@@ -132,54 +159,131 @@ def open_video(
 
 
 class Video:
-    """A video's frames as a lazy dask array, plus its rate, timestamps and store."""
+    """A video's frames as a lazy dask array, plus its rate, timestamps and store.
 
-    def __init__(self, store: FrameStore, source: Path | None, index: VideoIndex):
-        self.store = store
+    A video seen for the first time is usable before it has been read through: its length,
+    size and rate come from the container's header and its first frame is decoded at once
+    (:func:`~.probe.quick_probe`), while the frame index and the store are made in a background
+    thread; whatever needs them (any other frame, timestamps, the store, converting) waits for
+    that, and a file that turns out to be broken raises there, in one line.
+    """
+
+    def __init__(self, store: FrameStore | None, source: Path | None, index: VideoIndex | None):
+        self._store = store
         self.source_path = source
-        self.index = index
-        self._reader = FrameReader(source, index) if source is not None else None
-        self._written = store.frames_written
-        self._complete = store.complete
+        self._index = index
+        self._reader = FrameReader(source, index) if source is not None and index else None
+        self._written = store.frames_written if store is not None else 0
+        self._complete = store.complete if store is not None else False
         self._last_refresh = time.monotonic()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._frames: da.Array | None = None
+        self._ready = threading.Event()  # the index and the store exist
+        self._stop = threading.Event()  # stop_conversion() was called
+        self._prepare_error: BaseException | None = None
+        self._quick = None  # the header's QuickProbe while the index is being made
+        self._store_path = store.path if store is not None else None
+        self._hash = store.source.get("hash") if store is not None else None
+        if store is not None:
+            self._ready.set()
+
+    @classmethod
+    def _pending(cls, path: Path, store_path, source: dict, quick, prepare) -> Video:
+        """A video shown from its header while ``prepare()`` (returning ``(index, store)``)
+        reads through it in a background thread."""
+        video = cls(None, path, None)
+        video._quick, video._store_path, video._hash = quick, store_path, source["hash"]
+
+        def run() -> None:
+            try:
+                index, store = prepare()
+                video._index, video._store = index, store
+                video._reader = FrameReader(path, index)
+            except BaseException as err:  # noqa: BLE001 - re-raised by whatever waits
+                video._prepare_error = err
+            finally:
+                video._ready.set()
+
+        threading.Thread(target=run, name=f"index {path.name}", daemon=True).start()
+        return video
+
+    def ready(self, timeout: float | None = None) -> Video:
+        """Wait until the frame index and the store exist; raise what making them raised."""
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"{self.name}: still indexing")
+        if self._prepare_error is not None:
+            raise self._prepare_error
+        return self
+
+    @property
+    def index(self) -> VideoIndex:
+        """Every frame's timestamp and the keyframes (waits while the video is being indexed)."""
+        return self.ready()._index
+
+    @property
+    def store(self) -> FrameStore:
+        """The frame store (waits while the video is being indexed)."""
+        return self.ready()._store
+
+    @store.setter
+    def store(self, store: FrameStore) -> None:
+        self._store = store
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
     def _from_source(
-        cls, path: Path, store_path, *, codec, quality, shard_frames, overwrite, storage_options
+        cls,
+        path: Path,
+        store_path,
+        *,
+        codec,
+        quality,
+        shard_frames,
+        overwrite,
+        storage_options,
+        lazy=False,
     ) -> Video:
         source = fingerprint_or_error(path)
         store_path = (
             loc.as_location(store_path) if store_path is not None else default_store_path(path)
         )
         if loc.exists(store_path, storage_options) and not overwrite:
-            store = FrameStore.open(store_path, storage_options=storage_options)
-            if not _same_source(store.source, source):
-                raise StoreError(
-                    f"{store_path}: was made from a different video "
-                    f"({store.source.get('path')}); delete it or pass overwrite=True"
-                )
-            if store.source != source:  # same content, moved or touched: remember where it is
-                store._set(source=source)
+            store = _open_existing(store_path, source, storage_options, codec)
             return cls(store, path, store.video_index())
-        index = index_video(path)
-        channels = 1 if _is_gray(path, index) else 3
-        if not loc.is_remote(store_path):
-            store_path.parent.mkdir(parents=True, exist_ok=True)
-        store = FrameStore.create(
-            store_path,
-            index,
-            source,
-            channels=channels,
-            codec=codec,
-            quality=quality,
-            shard_frames=shard_frames,
-            storage_options=storage_options,
-        )
-        return cls(store, path, index)
+
+        def prepare() -> tuple[VideoIndex, FrameStore]:
+            index = index_video(path)
+            if quick is not None and index.n_frames != quick.n_frames:
+                raise VideoError(
+                    f"{path}: its header lists {quick.n_frames} frames but {index.n_frames} "
+                    "are present; remux it (ffmpeg -i IN -c copy OUT.mkv)"
+                )
+            channels = 1 if _is_gray(path, index) else 3
+            if not loc.is_remote(store_path):
+                store_path.parent.mkdir(parents=True, exist_ok=True)
+            # the lock first: nothing is created or overwritten while another process converts
+            with writer_lock(store_path):
+                if not overwrite and loc.exists(store_path, storage_options):
+                    store = _open_existing(store_path, source, storage_options, codec)
+                    return store.video_index(), store
+                store = FrameStore.create(
+                    store_path,
+                    index,
+                    source,
+                    channels=channels,
+                    codec=codec or DEFAULT_CODEC,
+                    quality=quality,
+                    shard_frames=shard_frames,
+                    storage_options=storage_options,
+                )
+            return index, store
+
+        quick = quick_probe(path) if lazy else None  # the header and first frame: constant time
+        if quick is None:  # read through it here (or the header gives no exact frame count)
+            index, store = prepare()
+            return cls(store, path, index)
+        return cls._pending(path, store_path, source, quick, prepare)
 
     @classmethod
     def _from_store(cls, store_path: Location, storage_options: dict | None = None) -> Video:
@@ -200,6 +304,8 @@ class Video:
 
     # -- what users read --------------------------------------------------------------------
     def __len__(self) -> int:
+        if self._index is None and self._quick is not None:
+            return self._quick.n_frames
         return self.index.n_frames
 
     def __repr__(self) -> str:
@@ -214,10 +320,15 @@ class Video:
 
     @property
     def fps(self) -> float:
+        if self._index is None and self._quick is not None:
+            return self._quick.fps
         return self.index.fps
 
     @property
     def shape(self) -> tuple[int, int, int, int]:
+        if self._index is None and self._quick is not None:
+            q = self._quick
+            return (q.n_frames, q.height, q.width, 3)
         return (self.index.n_frames, self.index.height, self.index.width, 3)
 
     @property
@@ -228,7 +339,7 @@ class Video:
     @property
     def store_path(self) -> Location:
         """The store's folder (a :class:`Path`), or its URL (a ``str``) for a store at a URL."""
-        return self.store.path
+        return self._store_path
 
     @property
     def local_folder(self) -> Path:
@@ -256,6 +367,8 @@ class Video:
         (a ``from_array`` graph over 100k chunks costs ~80 ms per slice).
         """
         if self._frames is None:
+            import dask.array as da  # here: a second to import, not on the path to the first frame
+
             t, h, w, c = self.shape
             self._frames = da.map_blocks(
                 _read_block,
@@ -265,7 +378,7 @@ class Video:
                 meta=np.empty((0, 0, 0, 0), dtype=np.uint8),
                 name="frames-"
                 + hashlib.blake2b(
-                    f"{_location_key(self.store_path)}|{self.store.source.get('hash')}".encode(),
+                    f"{_location_key(self.store_path)}|{self._hash}".encode(),
                     digest_size=8,
                 ).hexdigest(),
             )
@@ -276,13 +389,21 @@ class Video:
         i = int(i)
         if not 0 <= i < len(self):
             raise IndexError(f"frame {i} out of range 0..{len(self) - 1}")
+        if i == 0 and self._quick is not None and not self._ready.is_set():
+            return self._quick.first_frame.copy()  # on screen before the index is made
+        self.ready()
         if i >= self._written and not self._complete:
             self._maybe_refresh()
         if i < self._written or self._complete:
             return self.store.read(i)
         if self._reader is None:
             raise VideoError(f"{self.store_path}: frame {i} is not converted and no source video")
-        return self._reader.read(i)
+        frame = self._reader.decode(i)
+        try:
+            pixels = CONVERTERS[self._conversion_mode()](frame)
+        except NotGrayError:  # colour in a grey store: the converter will rebuild it in colour
+            pixels = to_rgb(frame)
+        return self.store.as_stored(pixels)
 
     def _maybe_refresh(self) -> None:
         # Another process may be converting this store; look at its progress now and then.
@@ -296,21 +417,25 @@ class Video:
     def convert_iter(self) -> Iterator[int]:
         """Convert the rest of the video into the store, yielding frames done after each shard.
 
-        Resumes after the last complete shard. Holds a lock on a local store, so two processes
-        never write one store at once: a second one raises :class:`StoreError`. A store at a URL
+        Resumes after the last complete shard. Holds the store's writer lock
+        (:func:`~.lock.writer_lock`), so two processes never write one store at once: a second
+        one raises :class:`StoreError`, and so does a store another process re-created since
+        this one was opened. A store at a URL
         has no lock (object stores have no ``flock``): one writer per store is up to the caller
         (the cluster runs one ingest task per store).
         """
         if self._complete:
             return
+        self.ready()  # the index and the store first (a video seen for the first time)
         if self.source_path is None:
             raise StoreError(f"{self.store_path}: incomplete and no source video to convert from")
-        lock = (
-            contextlib.nullcontext()
-            if loc.is_remote(self.store_path)
-            else StoreLock(self.store_path)
-        )
-        with lock:
+        with writer_lock(self.store_path):
+            fresh = read_meta(self.store_path, self.store.storage_options)
+            if fresh is None or fresh.get("created") != self.store.meta.get("created"):
+                raise StoreError(
+                    f"{self.store_path}: another process re-created this store; "
+                    "open the video again"
+                )
             self.store.refresh()
             yield from self._convert_locked()
 
@@ -346,6 +471,8 @@ class Video:
                         pending.append((block_start + n, future))
                         block_start, n = block_start + n, 0
                         yield from settle(keep=_WRITERS)
+                        if self._stop.is_set():
+                            break
             except NotGrayError:
                 for _, future in pending:
                     future.result()
@@ -353,6 +480,9 @@ class Video:
                 yield from self._convert_locked()
                 return
             yield from settle(keep=0)
+        if self._stop.is_set():
+            self._stop.clear()
+            return  # asked to stop: the shards written so far stay, the next open resumes
         store.mark_complete()
         self._complete = True
 
@@ -375,6 +505,36 @@ class Video:
             storage_options=self.store.storage_options,
         )
         self._written = 0
+
+    def repair(self, damage: list[Damage]) -> int:
+        """Re-convert the damaged shards :meth:`FrameStore.verify` found, from the source video
+        (under the writer lock); the number of frames rewritten. The rest is not touched."""
+        if not damage:
+            return 0
+        if self.source_path is None:
+            raise StoreError(f"{self.store_path}: damaged, and no source video to re-convert from")
+        store, done = self.store, 0
+        with writer_lock(self.store_path):
+            for d in damage:
+                block = np.empty((d.last - d.first + 1, *store.frames.shape[1:]), dtype=np.uint8)
+                frames = iter_frames(
+                    self.source_path, self.index, d.first, mode=self._conversion_mode()
+                )
+                with contextlib.closing(frames):
+                    for i, pixels in frames:
+                        block[i - d.first] = pixels
+                        if i == d.last:
+                            break
+                store.delete_shard(d.first // store.shard_frames)
+                store.write_frames(d.first, block)
+                done += len(block)
+        return done
+
+    def stop_conversion(self) -> None:
+        """Ask a running conversion (in any thread) to stop after the shard it is writing; it
+        releases the store's writer lock, and a later conversion resumes from there."""
+        if self._written < len(self) and not self._complete:
+            self._stop.set()
 
     def convert(self, progress: Callable[[int, int], None] | None = None) -> Video:
         """Convert to completion in this thread; ``progress(done, total)`` after each shard."""
@@ -404,6 +564,35 @@ class Video:
         if self._error is not None:
             raise self._error
         return self
+
+
+def _open_existing(
+    store_path, source: dict, storage_options: dict | None, codec: str | None = None
+) -> FrameStore:
+    """The store already made from ``source`` (perhaps by another process just now); refuses
+    one made from another video or with another ``codec`` than asked, and says so when another
+    process is still creating it."""
+    try:
+        store = FrameStore.open(store_path, storage_options=storage_options)
+    except StoreError as err:
+        if not loc.is_remote(store_path) and writer_busy(store_path):
+            raise StoreError(f"{store_path}: another process is converting this video") from err
+        raise
+    if not _same_source(store.source, source):
+        raise StoreError(
+            f"{store_path}: was made from a different video "
+            f"({store.source.get('path')}); delete it or pass overwrite=True"
+        )
+    held = store.meta["storage"]["codec"]
+    if codec is not None and codec != held:
+        raise StoreError(
+            f"{store_path}: holds {held} frames, not {codec}; rebuild it with overwrite=True "
+            "(ingest --overwrite)"
+        )
+    if store.source != source:  # same content, moved or touched: remember where it is
+        with contextlib.suppress(OSError):  # (best effort: a store on read-only media)
+            store._set(source=source)
+    return store
 
 
 def _read_block(video: Video, block_id: tuple[int, ...] | None = None) -> np.ndarray:

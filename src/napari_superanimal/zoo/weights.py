@@ -23,11 +23,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import SuperAnimalError
-
-
-class WeightsNotFoundError(SuperAnimalError, FileNotFoundError):
-    """Weights are neither on disk nor downloadable; the message says how to get them."""
+from ..errors import WeightsNotFoundError
 
 
 @dataclass(frozen=True)

@@ -29,7 +29,7 @@ import numpy as np
 
 from ...atomic import atomic_path
 from ...errors import LabelFormatError
-from .table import LabelTable, check_unique, frame_number
+from ..model import LabelTable, check_unique, frame_number
 
 
 def load_coco(path: str | os.PathLike, category: str | None = None) -> LabelTable:
@@ -209,29 +209,36 @@ def save_coco(
             bbox = [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
         else:
             bbox = [0.0, 0.0, 0.0, 0.0]
-        annotations.append({
-            "id": len(annotations) + 1,
-            "image_id": row + 1,
-            "category_id": 1,
-            "keypoints": flat,
-            "num_keypoints": n_labeled,
-            "bbox": bbox,
-            "area": bbox[2] * bbox[3],
-            "iscrowd": 0,
-        })  # fmt: skip
+        annotations.append(
+            {
+                "id": len(annotations) + 1,
+                "image_id": row + 1,
+                "category_id": 1,
+                "keypoints": flat,
+                "num_keypoints": n_labeled,
+                "bbox": bbox,
+                "area": bbox[2] * bbox[3],
+                "iscrowd": 0,
+            }
+        )
     data = {
-        "info": {"description": "keypoint labels", "version": "1.0",
-                 "contributor": "napari-superanimal"},
+        "info": {
+            "description": "keypoint labels",
+            "version": "1.0",
+            "contributor": "napari-superanimal",
+        },
         "images": images,
         "annotations": annotations,
-        "categories": [{
-            "id": 1,
-            "name": table.meta.get("category") or category,
-            "supercategory": "animal",
-            "keypoints": names,
-            "skeleton": [[index[a], index[b]] for a, b in table.skeleton],
-        }],
-    }  # fmt: skip
+        "categories": [
+            {
+                "id": 1,
+                "name": table.meta.get("category") or category,
+                "supercategory": "animal",
+                "keypoints": names,
+                "skeleton": [[index[a], index[b]] for a, b in table.skeleton],
+            }
+        ],
+    }
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=1))

@@ -25,7 +25,7 @@ import numpy as np
 
 from ...atomic import atomic_path
 from ...errors import LabelFormatError
-from .table import LabelTable, check_unique
+from ..model import LabelTable, check_unique
 
 
 @dataclass

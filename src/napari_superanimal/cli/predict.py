@@ -1,0 +1,203 @@
+"""``napari-superanimal predict VIDEO...``: keypoints on every frame, as a DeepLabCut ``.h5``.
+
+``--model`` is a SuperAnimal dataset (weights from ``--weights``, the caches or the hub) or a
+model version trained in the video's project (``light_resnet18-r2``). One video runs here (whole
+frames, or top-down crops from a detector or a region, optionally tracked); several videos, or
+``--scheduler``, run on a dask cluster. This process alone writes the projects and files.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+from pathlib import Path
+
+from ._common import add_quiet, add_store_options, frame_bar, stores_for
+
+HELP = "predict keypoints on every frame; write a DLC .h5"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("video", nargs="+", help="one or more videos")
+    p.add_argument(
+        "--model",
+        default="superanimal_topviewmouse",
+        help="superanimal_topviewmouse (default), superanimal_quadruped, or a model version "
+        "trained in the project (e.g. light_resnet18-r2)",
+    )
+    p.add_argument("--arch", default="hrnet_w32", help="pose architecture (default hrnet_w32)")
+    p.add_argument("--weights", help="a snapshot file (default: local caches, then download)")
+    add_store_options(p)
+    p.add_argument(
+        "--out",
+        help="output .h5, a local file (default: <video>_<model>.h5 beside the store, "
+        "or beside the video when the store is at a URL)",
+    )
+    p.add_argument("--project", help="project folder (default: <video>.superanimal beside it)")
+    p.add_argument(
+        "--detector",
+        help="top-down: crop each frame around the box of this SuperAnimal detector "
+        "(fasterrcnn_resnet50_fpn_v2 or fasterrcnn_mobilenet_v3_large_fpn)",
+    )
+    p.add_argument("--detector-weights", help="the detector's snapshot file")
+    p.add_argument("--roi", help="top-down: crop every frame around this region X,Y,W,H")
+    p.add_argument(
+        "--track",
+        action="store_true",
+        help="crop around the previous frame's confident keypoints (first box from "
+        "--detector or --roi, again whenever the animal is lost)",
+    )
+    p.add_argument(
+        "--scheduler",
+        help="a dask.distributed scheduler address (default for several videos: a local cluster)",
+    )
+    p.add_argument("--workers", type=int, help="local cluster size (default 2)")
+    p.add_argument("--batch-size", type=int, default=8)
+    p.add_argument("--device", default="auto", help="auto (CUDA if present), cpu, cuda:0, ...")
+    p.add_argument("--offline", action="store_true", help="never download weights")
+    add_quiet(p)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..video import open_video
+
+    if len(args.video) > 1 or args.scheduler or args.workers:
+        return _predict_on_cluster(args)
+    video = open_video(args.video[0], store=stores_for(args)[args.video[0]])
+    with project_and_model(args, video) as (project, model):
+        boxes = _box_source(args, model.device)
+        with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
+            poses = model.predict_video(
+                video,
+                batch_size=args.batch_size,
+                progress=lambda done, total: bar.update(done - bar.n),
+                boxes=boxes,
+            )
+        _save(args, project, video, model, poses)
+    return 0
+
+
+@contextlib.contextmanager
+def project_and_model(args: argparse.Namespace, video):
+    """The video's project, held open while predicting (no other process writes it
+    meanwhile), and the model ``--model`` names in it; a keypoint mismatch fails before any
+    work."""
+    from ..labels.project import Project, project_folder
+    from ..model.resolve import resolve_model
+    from ..model.versions import ModelVersions
+
+    folder = Path(args.project) if args.project else project_folder(video)
+    project = Project.open(folder) if Project.exists(folder) else None
+    try:
+        model = resolve_model(
+            args.model,
+            weights=args.weights,
+            arch=args.arch,
+            device=args.device,
+            download=not args.offline,
+            versions=ModelVersions(project) if project else None,
+        )
+    except BaseException:
+        if project is not None:
+            project.close()
+        raise
+    if project is not None:
+        project.close()
+    with project_for(args, video, model) as project:
+        yield project, model
+
+
+@contextlib.contextmanager
+def project_for(args: argparse.Namespace, video, model):
+    """The project that receives ``video``'s predictions by ``model`` (created with the
+    model's keypoints on first use), held open meanwhile; refuses other keypoints."""
+    from ..labels.project import Project, project_folder
+
+    folder = Path(args.project) if args.project else project_folder(video)
+    project = Project.for_video(video, model.keypoints, folder)
+    try:
+        project.check_model(model.name, model.keypoints)
+        yield project
+    finally:
+        project.close()
+
+
+def _save(args, project, video, model, poses) -> None:
+    from ..labels.io.dlc import save_dlc_predictions
+    from ..labels.project import video_reference
+
+    key = project.add_video(video_reference(video))
+    project.save_predictions(key, model.name, poses)
+    stem = Path(video.name).stem
+    out = Path(args.out) if args.out else video.local_folder / f"{stem}_{model.name}.h5"
+    save_dlc_predictions(out, poses, model.keypoints, scorer=model.name)
+    print(out)
+
+
+def _predict_on_cluster(args: argparse.Namespace) -> int:
+    """Many videos (or ``--scheduler``): ingest and predict on dask.distributed; this process
+    alone writes projects and ``.h5`` files. The model is described to the workers
+    (:class:`~napari_superanimal.cluster.ModelSpec`), never shipped."""
+    from ..cluster import ModelSpec, predict_videos
+    from ..video import open_video
+
+    if args.detector or args.roi or args.track:
+        raise ValueError("--detector, --roi and --track work on one video without --scheduler")
+    if args.out and len(args.video) > 1:
+        raise ValueError("--out names one file: leave it out for several videos")
+    stores = stores_for(args)
+    # A bad file fails here, in one line, before any work; the workers fill the stores made here.
+    videos = {path: open_video(path, store=stores[path], convert=False) for path in args.video}
+    first = videos[args.video[0]]
+    with project_and_model(args, first) as (_project, model):
+        spec = ModelSpec.of(model, batch_size=args.batch_size)
+    targets = {path: str(v.store_path) for path, v in videos.items()}
+    total = sum(len(v) for v in videos.values())
+    with frame_bar(total, f"predict {len(args.video)} videos", args.quiet) as bar:
+        results = predict_videos(
+            list(targets.values()),
+            spec,
+            scheduler=args.scheduler,
+            n_workers=args.workers or 2,
+            progress=lambda done, _total: bar.update(done - bar.n),
+        )
+    for path, video in videos.items():  # the model the first video's project named
+        with project_for(args, video, model) as project:
+            _save(args, project, video, model, results[targets[path]])
+    return 0
+
+
+def _box_source(args: argparse.Namespace, device):
+    """Whole frames (default), a detector's boxes, a fixed region, optionally tracked."""
+    from ..model.boxes import DetectorBoxes, RoiBoxes, TrackedBoxes
+
+    if args.detector and args.roi:
+        raise ValueError("give --detector or --roi, not both")
+    seed = None
+    if args.roi:
+        try:
+            region = [float(v) for v in args.roi.split(",")]
+        except ValueError:
+            region = []
+        if len(region) != 4:
+            raise ValueError(f"--roi wants X,Y,W,H in pixels, got {args.roi!r}")
+        seed = RoiBoxes(region)  # says what is wrong with an empty or inverted region
+    elif args.detector:
+        from ..model.detector import load_detector
+
+        dataset = args.model if args.model.startswith("superanimal_") else None
+        if dataset is None:
+            raise ValueError("--detector needs a SuperAnimal --model (its detector's dataset)")
+        detector = load_detector(
+            dataset,
+            args.detector,
+            weights=args.detector_weights,
+            device=device,
+            download=not args.offline,
+        )
+        seed = DetectorBoxes(detector)
+    if args.track:
+        if seed is None:
+            raise ValueError("--track needs a first box: give --detector or --roi")
+        return TrackedBoxes(seed)
+    return seed

@@ -1,0 +1,548 @@
+"""A labeling session: one video, its project (labels, predictions) and a model, without a GUI.
+
+The napari widget, Jupyter and the command line all drive the same :class:`Session`: it reads
+frames, keeps the active model's predictions in memory for O(keypoints) access to any frame,
+writes every edit through the project's label store (committed before the call returns), and
+announces every change on :attr:`Session.events` (psygnal), which views subscribe to. It is a
+façade: models are resolved in :mod:`..model.resolve`, versions kept by :mod:`..model.versions`,
+the project folder chosen by :func:`..labels.project.project_folder`, training run by
+:mod:`..train`, files read and written by :mod:`.transfer` and :mod:`..labels.io`.
+
+Example::
+
+    from napari_superanimal import Session
+    s = Session.open("mouse.mp4", model="superanimal_topviewmouse")
+    s.events.labels_changed.connect(print)
+    s.predict(frames=range(100))
+    s.label(10, "nose", 101.5, 80.0)     # prints (10,)
+    s.accept(10)                         # predictions above the threshold become accepted labels
+    s.undo()
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..errors import SessionError
+from ..labels.model import FramePoint, Point, PointKind
+from ..labels.project import Project, project_folder
+from ..model.versions import ModelVersions
+from ..video import open_video
+from ..video.video import Video
+from ..zoo import KEYPOINT_SETS
+from .events import SessionEvents
+from .labeled import LabeledFrames
+from .predictions import PredictionCache
+
+DEFAULT_KEYPOINTS = "superanimal_topviewmouse"
+
+
+class Session:
+    """One video of a project, with its labels, predictions and (optionally) a model."""
+
+    def __init__(
+        self,
+        video: Video,
+        project: Project,
+        model=None,
+        *,
+        threshold: float = 0.5,
+        restore_model: bool = True,
+    ):
+        self.video = video
+        self.project = project
+        self.versions = ModelVersions(project)
+        self.events = SessionEvents()
+        self.video_key = project.add_video(video.source_path or video.store_path)
+        active = project.active_model
+        if model is None and restore_model and active in self.versions.trained():
+            model = self.versions.load(active)  # the project's model, as left
+        if model is not None:
+            project.check_model(model.name, model.keypoints)
+        self._model = model
+        stored = project.videos.get(self.video_key, {}).get("predictions", [])
+        if model is not None:
+            self._version = model.name
+        elif active is not None and (active in stored or active in self.versions.trained()):
+            self._version = active
+        else:
+            self._version = stored[-1] if stored else None
+        self._threshold = float(threshold)
+        self.closed = False
+        self._index = {k: i for i, k in enumerate(self.keypoints)}
+        self._pred = PredictionCache(len(video), len(self.keypoints), self._stored())
+        self._labeled = LabeledFrames(project.labels.frame_states(self.video_key))
+        self._thumbnails = None
+
+    @classmethod
+    def open(
+        cls,
+        video: str | os.PathLike | Video,
+        model=None,
+        *,
+        weights: str | os.PathLike | None = None,
+        arch: str = "hrnet_w32",
+        keypoints: Sequence[str] | None = None,
+        project: str | os.PathLike | None = None,
+        device: str = "auto",
+        download: bool = True,
+        threshold: float = 0.5,
+        conversion=None,
+        restore_model: bool = True,
+    ) -> Session:
+        """Open a video (converting it in the background) with its project, created on first use.
+
+        ``model`` is a :class:`~napari_superanimal.model.inference.PoseEstimator`, a model name
+        (a SuperAnimal dataset, or a version trained in the project; see
+        :func:`~napari_superanimal.model.resolve.resolve_model`), or None: then the project's
+        active trained model, if any, is loaded (unless ``restore_model`` is False: the widget
+        loads it in the background). The project defaults to
+        :func:`~napari_superanimal.labels.project.project_folder`; a new one takes the model's
+        keypoints, else ``keypoints``, else SuperAnimal TopViewMouse's.
+
+        ``conversion`` maps the project's own keypoints onto a SuperAnimal model's: a
+        ``{project keypoint: model keypoint}`` dict, or a DeepLabCut ``config.yaml`` whose
+        ``SuperAnimalConversionTables`` (and, without ``keypoints``, ``bodyparts``) are used.
+        """
+        from ..model.resolve import conversion_keypoints, resolve_model
+
+        if not isinstance(video, Video):
+            video = open_video(video)
+        folder = Path(project) if project else project_folder(video)
+        existing = Project.exists(folder)
+        proj = Project.open(folder) if existing else None
+        try:
+            own = proj.keypoints if proj else None
+            if own is not None and keypoints is not None and tuple(keypoints) != own:
+                raise SessionError(
+                    f"{folder}: this project's keypoints are {list(own)}, not "
+                    f"{list(keypoints)}; open it without keypoints, or use another project"
+                )
+            if conversion is not None and keypoints is None:
+                keypoints = own or conversion_keypoints(conversion)
+            estimator = resolve_model(
+                model,
+                weights=weights,
+                arch=arch,
+                keypoints=keypoints,
+                conversion=conversion,
+                versions=ModelVersions(proj) if proj else None,
+                device=device,
+                download=download,
+            )
+            if proj is None:
+                if estimator is not None:
+                    names = estimator.keypoints
+                else:
+                    names = tuple(keypoints) if keypoints else KEYPOINT_SETS[DEFAULT_KEYPOINTS]
+                proj = Project.for_video(video, names, folder)
+            return cls(video, proj, estimator, threshold=threshold, restore_model=restore_model)
+        except BaseException:
+            if proj is not None:
+                proj.close()
+            raise
+
+    def close(self) -> None:
+        self.closed = True
+        self.project.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def __len__(self) -> int:
+        return len(self.video)
+
+    def __repr__(self) -> str:
+        return (
+            f"<Session {self.video.name}: {len(self)} frames, {len(self.keypoints)} keypoints, "
+            f"model {self.model_version or 'none'}, {len(self._labeled)} labeled frames>"
+        )
+
+    # -- what there is ----------------------------------------------------------------------
+    @property
+    def keypoints(self) -> tuple[str, ...]:
+        return self.project.keypoints
+
+    @property
+    def skeleton(self) -> list[tuple[str, str]]:
+        return [tuple(pair) for pair in self.project.meta.get("skeleton", [])]
+
+    @property
+    def frames(self):
+        """The video's frames as a lazy dask array ``(T, H, W, C)``."""
+        return self.video.frames
+
+    def read_frame(self, frame: int) -> np.ndarray:
+        return self.video.read_frame(self._frame(frame))
+
+    # -- the model --------------------------------------------------------------------------
+    @property
+    def model(self):
+        """The :class:`~napari_superanimal.model.inference.PoseEstimator` that predicts, or None."""
+        return self._model
+
+    @property
+    def model_version(self) -> str | None:
+        """The version whose predictions are shown (the model's name, or the last one stored)."""
+        return self._version
+
+    @property
+    def threshold(self) -> float:
+        """Predictions scoring at least this are "sure": Accept takes them."""
+        return self._threshold
+
+    def set_threshold(self, value: float) -> None:
+        value = float(value)
+        if not 0 <= value <= 1:
+            raise SessionError(f"a confidence threshold is between 0 and 1, not {value}")
+        if value != self._threshold:
+            self._threshold = value
+            self.events.threshold_changed.emit(value)
+
+    def use_model(self, model) -> None:
+        """Make ``model`` the one that predicts: a PoseEstimator, a version trained in this
+        project (rolling back is this call), or None (no model; labels and predictions stay).
+        The version's stored predictions load; the previous ones show as stale meanwhile."""
+        if isinstance(model, str):
+            model = self.versions.load(model)
+        if model is not None:
+            self.project.check_model(model.name, model.keypoints)
+        version = model.name if model is not None else self._version
+        changed = version != self._version
+        self._model = model
+        if changed:
+            self._version = version
+            self._pred.replace(self._stored(), keep_stale=True)
+        if model is not None:
+            self.project.set_active_model(model.name)
+        self.events.model_changed.emit(model.name if model is not None else None)
+        if changed:
+            self.events.predictions_changed.emit(())
+
+    def load_active_model(self):
+        """The project's active trained model, loaded but not yet used (None if there is none):
+        for loading it off the GUI thread, then :meth:`use_model`."""
+        active = self.project.active_model
+        return self.versions.load(active) if active in self.versions.trained() else None
+
+    def model_versions(self) -> dict[str, dict]:
+        """Every model version the project knows, with what it recorded (trained ones: loss
+        curve, test error before and after, the labels used)."""
+        return self.versions.known()
+
+    # -- predictions ------------------------------------------------------------------------
+    def _stored(self) -> np.ndarray | None:
+        if self._version is None:
+            return None
+        return self.project.predictions(self.video_key, self._version)
+
+    def prediction(self, frame: int) -> np.ndarray | None:
+        """``(K, 3)`` x, y, score of the active model on ``frame``, or None if not predicted."""
+        return self._pred.frame(self._frame(frame))
+
+    def stale_prediction(self, frame: int) -> np.ndarray | None:
+        """``(K, 3)`` from the model version used before the current one, if any."""
+        return self._pred.stale_frame(self._frame(frame))
+
+    def has_prediction(self, frame: int) -> bool:
+        return self.prediction(frame) is not None
+
+    def all_predictions(self) -> np.ndarray:
+        """``(T, K, 3)`` x, y, score of the active model on every frame (NaN: not predicted).
+
+        A read-only view, so cheap on any length of video; it fills in as predictions arrive
+        (copy it to keep a snapshot)."""
+        return self._pred.view()
+
+    def predict(
+        self,
+        frames: Iterable[int] | None = None,
+        batch_size: int = 8,
+        progress: Callable[[int, int], None] | None = None,
+        boxes=None,
+        skip_done: bool = False,
+    ) -> np.ndarray:
+        """Predict ``frames`` (default: all) with the model; stored in the project at once.
+
+        Safe to call from a worker thread while the GUI thread reads and edits.
+        """
+        model = self._model
+        if model is None:
+            raise SessionError("no model in this session: open it with model=...")
+        wanted = range(len(self)) if frames is None else frames
+        indices = [self._frame(f) for f in wanted]
+        if skip_done:
+            indices = [f for f in indices if not self.has_prediction(f)]
+        if not indices:
+            return np.empty((0, len(self.keypoints), 3), np.float32)
+        poses = model.predict_video(
+            self.video, indices, batch_size=batch_size, progress=progress, boxes=boxes
+        )
+        if model is self._model:  # not replaced by another model meanwhile
+            self.add_predictions(indices, poses)
+        return poses
+
+    def add_predictions(
+        self, frames: Sequence[int], poses: np.ndarray, model_version: str | None = None
+    ) -> None:
+        """Record ``(N, K, 3)`` predictions of ``frames``, made here or elsewhere (another
+        process, a cluster, a file), as ``model_version``'s (default: the active version). A
+        session showing no version yet shows this one from now on."""
+        version = model_version or self._version
+        if version is None:
+            raise SessionError("predictions need a model version: open the session with a model")
+        frames = [int(f) for f in frames]
+        adopted = self._version is None
+        if adopted:
+            self._version = version
+        if version == self._version:
+            self._pred.set(frames, poses)
+        if not self.project.readonly:  # a read-only project shows them, keeps nothing
+            self.project.save_predictions(
+                self.video_key, version, poses, frames=frames, n_frames=len(self)
+            )
+        if version == self._version:
+            self.events.predictions_changed.emit(() if adopted else tuple(frames))
+
+    # -- training ---------------------------------------------------------------------------
+    def finetune(self, **settings):
+        """Train one round on this session's labels (see :func:`~napari_superanimal.train.
+        finetune.finetune` for the settings); the new version becomes the active model and its
+        result is returned (None if cancelled). Predictions of older versions become stale."""
+        from ..train.finetune import finetune
+
+        result = finetune(self, **settings)
+        if result is not None:
+            self.use_model(result.estimator)
+        return result
+
+    def adapt(self, **settings):
+        """Adapt the model to this video without labels (see :func:`~napari_superanimal.train.
+        adapt.adapt`); the new version (``"adapted": true`` in its info) becomes the active
+        model and its result is returned (None if cancelled)."""
+        from ..train.adapt import adapt
+
+        result = adapt(self, **settings)
+        if result is not None:
+            self.use_model(result.estimator)
+        return result
+
+    # -- labels -----------------------------------------------------------------------------
+    def labels(self, frame: int) -> dict[str, Point]:
+        """The user's points on ``frame`` (labeled, accepted, hidden), by keypoint."""
+        return self.project.labels.frame(self.video_key, self._frame(frame))
+
+    def points(self, frame: int) -> list[FramePoint]:
+        """What the viewer shows on ``frame``: the user's points first-hand, the active model's
+        predictions for the rest (``uncertain`` below the threshold), and an older model's
+        (``stale``) where the active one has not predicted yet."""
+        labels = self.labels(frame)
+        pred = self.prediction(frame)
+        stale = self.stale_prediction(frame) if pred is None else None
+        out = []
+        for i, name in enumerate(self.keypoints):
+            point = labels.get(name)
+            if point is not None:
+                x = np.nan if point.x is None else point.x
+                y = np.nan if point.y is None else point.y
+                out.append(FramePoint(name, x, y, point.state, 1.0))
+            elif pred is not None and np.isfinite(pred[i, :2]).all():
+                x, y, score = map(float, pred[i])
+                sure = score >= self._threshold
+                kind = PointKind.PREDICTED if sure else PointKind.UNCERTAIN
+                out.append(FramePoint(name, x, y, kind, score))
+            elif pred is None and stale is not None and np.isfinite(stale[i, :2]).all():
+                x, y, score = map(float, stale[i])
+                out.append(FramePoint(name, x, y, PointKind.STALE, score))
+        return out
+
+    def label(self, frame: int, keypoint: str, x: float, y: float) -> None:
+        """Place (or move) ``keypoint`` on ``frame`` at ``x, y`` pixels; durable on return."""
+        frame, keypoint = self._frame(frame), self._keypoint(keypoint)
+        x, y = float(x), float(y)
+        height, width = self.video.shape[1:3]
+        # pixel centres at c (napari) or c + 0.5 (DeepLabCut's decoding): accept both
+        inside = -0.5 <= x <= width and -0.5 <= y <= height
+        if not (np.isfinite([x, y]).all() and inside):
+            raise SessionError(
+                f"{keypoint} at ({x:.1f}, {y:.1f}) is outside the {width}x{height} frame"
+            )
+        old = self.labels(frame).get(keypoint)
+        version = old.model_version if old else None
+        if version is None and self.prediction(frame) is not None:
+            version = self._version  # a moved prediction remembers where it came from
+        self._apply({frame: {keypoint: Point(keypoint, x, y, PointKind.LABELED, version)}})
+
+    def accept(self, frame: int, threshold: float | None = None) -> int:
+        """Accept the predictions on ``frame`` scoring at least ``threshold`` (default: the
+        session's) for keypoints the user has not touched; returns how many were accepted."""
+        frame = self._frame(frame)
+        cut = self._threshold if threshold is None else float(threshold)
+        pred = self.prediction(frame)
+        if pred is None:
+            return 0
+        labels = self.labels(frame)
+        changes = {
+            name: Point(
+                name, float(pred[i, 0]), float(pred[i, 1]), PointKind.ACCEPTED, self._version
+            )
+            for i, name in enumerate(self.keypoints)
+            if name not in labels and np.isfinite(pred[i]).all() and pred[i, 2] >= cut
+        }
+        if changes:
+            self._apply({frame: changes})
+        return len(changes)
+
+    def toggle_hidden(self, frame: int, keypoint: str) -> bool:
+        """Hide a keypoint on ``frame`` (occluded), or un-hide it; returns True if now hidden."""
+        frame, keypoint = self._frame(frame), self._keypoint(keypoint)
+        old = self.labels(frame).get(keypoint)
+        if old is not None and old.state == PointKind.HIDDEN:
+            restored = None
+            if old.x is not None:
+                restored = Point(keypoint, old.x, old.y, PointKind.LABELED, old.model_version)
+            self._apply({frame: {keypoint: restored}})
+            return False
+        # a hidden label keeps its position (un-hiding restores it); a hidden prediction has none
+        x, y, version = (old.x, old.y, old.model_version) if old else (None, None, None)
+        self._apply({frame: {keypoint: Point(keypoint, x, y, PointKind.HIDDEN, version)}})
+        return True
+
+    def hide(self, frame: int, keypoint: str) -> None:
+        """Mark ``keypoint`` hidden (occluded) on ``frame``."""
+        old = self.labels(frame).get(keypoint)
+        if old is None or old.state != PointKind.HIDDEN:
+            self.toggle_hidden(frame, keypoint)
+
+    def delete(self, frame: int, keypoints: Iterable[str]) -> int:
+        """Remove the user's points for ``keypoints`` on ``frame``; returns how many."""
+        frame = self._frame(frame)
+        names = [self._keypoint(k) for k in keypoints]
+        present = [k for k in names if k in self.labels(frame)]
+        if present:
+            self._apply({frame: dict.fromkeys(present)})
+        return len(present)
+
+    def apply_changes(self, changes: dict[int, dict[str, Point | None]]) -> int:
+        """Apply label changes on many frames as one transaction and one undo step (an import
+        does this); a None point removes that label. Returns how many frames changed."""
+        for frame, points in changes.items():
+            self._frame(frame)
+            for name in points:
+                self._keypoint(name)
+        if changes:
+            self._apply(changes)
+        return len(changes)
+
+    def undo(self) -> int | None:
+        """Undo the latest edit; returns the (first) frame it touched (None if nothing)."""
+        store = self.project.labels
+        return self._history(store.last_edit_frames(), store.undo)
+
+    def redo(self) -> int | None:
+        """Redo the latest undone edit; returns the (first) frame it touched (None if nothing)."""
+        store = self.project.labels
+        return self._history(store.next_redo_frames(), store.redo)
+
+    def labeled_frames(self) -> list[int]:
+        """Frames with at least one user point (labeled, accepted or hidden), sorted."""
+        return self._labeled.frames()
+
+    def next_labeled(self, frame: int) -> int | None:
+        return self._labeled.next_after(frame)
+
+    def previous_labeled(self, frame: int) -> int | None:
+        return self._labeled.previous_before(frame)
+
+    def counts(self) -> dict[str, int]:
+        """Frames with hand labels, with accepted predictions, with any user point."""
+        return {
+            "labeled": self._labeled.count(PointKind.LABELED),
+            "accepted": self._labeled.count(PointKind.ACCEPTED),
+            "touched": len(self._labeled),
+            "frames": len(self),
+        }
+
+    # -- which frame next -------------------------------------------------------------------
+    def thumbnails(self, n_samples: int = 500):
+        """Grayscale thumbnails of ``n_samples`` evenly spaced frames (for the diversity of
+        suggestions); read once per session, then cached."""
+        from ..suggest import compute_thumbnails
+
+        cached = self._thumbnails
+        if cached is None or cached[0] != n_samples:
+            cached = self._thumbnails = (n_samples, compute_thumbnails(self.frames, n_samples))
+        return cached[1]
+
+    def suggest(self, n: int = 20, strategy: str = "combined", thumbnails=None) -> list[int]:
+        """Up to ``n`` frames to label next, best first; never a labeled frame.
+
+        ``strategy``: ``combined`` (default), ``confidence``, ``jumps``, ``diversity`` or
+        ``uniform`` (see :func:`~napari_superanimal.suggest.suggest_frames`). ``diversity`` and
+        ``combined`` use :meth:`thumbnails` unless ``thumbnails`` is given (False: none).
+        Confidence and jumps only know the frames predicted so far: predict the whole video
+        first (``napari-superanimal predict``) for them to cover it.
+        """
+        from ..suggest import suggest_frames
+
+        if thumbnails is None and strategy in ("combined", "diversity"):
+            thumbnails = self.thumbnails()
+        chosen = thumbnails or None
+        frames = suggest_frames(self.all_predictions(), self.labeled_frames(), n, strategy, chosen)
+        return [int(f) for f in frames]
+
+    # -- files ------------------------------------------------------------------------------
+    def export(self, path: str | os.PathLike, format: str = "dlc-h5", **options) -> Path:
+        """Write predictions and labels to a file another tool reads; see
+        :func:`~napari_superanimal.session.transfer.export_session` for the formats and
+        options (``with_labels``, ``scorer``, ``smooth``, ``window``)."""
+        from .transfer import export_session
+
+        return export_session(self, path, format, **options)
+
+    def import_labels(self, path: str | os.PathLike) -> int:
+        """Import labels for this video from a DeepLabCut project, CollectedData file, SLEAP
+        ``.slp`` or COCO ``.json`` (all checked first; one transaction, one undo); returns how
+        many frames changed. See :func:`~napari_superanimal.session.transfer.import_into`."""
+        from .transfer import import_into
+
+        return import_into(self, path)
+
+    # -- internals --------------------------------------------------------------------------
+    def _apply(self, changes: dict[int, dict[str, Point | None]]) -> None:
+        self.project.labels.apply_frames(self.video_key, changes)
+        self._changed(list(changes))
+
+    def _changed(self, frames: list[int]) -> None:
+        for frame in frames:
+            self._labeled.update(frame, {p.state for p in self.labels(frame).values()})
+        self.events.labels_changed.emit(tuple(int(f) for f in frames))
+
+    def _history(self, where: tuple[str, list[int]] | None, step: Callable[[], bool]) -> int | None:
+        if where is None or not step():
+            return None
+        video, frames = where  # one edit, or a whole import
+        if video != self.video_key:
+            return None
+        self._changed(frames)
+        return frames[0]
+
+    def _frame(self, frame: int) -> int:
+        f = int(frame)
+        if not 0 <= f < len(self):
+            raise SessionError(f"frame {frame} is outside the video (0-{len(self) - 1})")
+        return f
+
+    def _keypoint(self, keypoint: str) -> str:
+        if keypoint not in self._index:
+            raise SessionError(
+                f"unknown keypoint {keypoint!r}; this project has {', '.join(self.keypoints)}"
+            )
+        return keypoint

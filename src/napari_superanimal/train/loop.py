@@ -1,0 +1,212 @@
+"""The training loop of a round, in named steps: ``step`` (one batch), ``epoch`` (steps up to
+the next validation), ``fit`` (epochs until the steps, the time budget, early stopping, Stop or
+Cancel end it), as DeepLabCut 3's runners split theirs.
+
+A :class:`Trainer` owns the network being trained and its optimizer; it keeps the loss of every
+step, the validation error of every epoch and the weights of the best epoch (on the validation
+frames only: the test frames never choose anything).
+
+Example::
+
+    trainer = Trainer(network, data, settings, rng, validate=lambda: val_error())
+    ended_by = trainer.fit(steps=300, budget=60.0, control=Control())
+    network.load_state_dict(trainer.best_state())
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from ..model.preprocess import normalize
+from .augment import AugmentSettings, augment
+from .crops import crop_centre
+from .job import Progress
+from .samples import Sample
+from .schedule import one_cycle
+from .targets import gaussian_targets, weighted_mse
+
+
+@dataclass
+class TrainingData:
+    """What the network learns from, in its own input pixels."""
+
+    samples: list[Sample]
+    images: dict[int, np.ndarray]  # frame -> frame resized by the input scale
+    crop_size: int
+    spread: bool  # crops centre on a random keypoint (keypoints spread wider than a crop)
+    radius: float  # target radius in input pixels
+    augmentation: AugmentSettings | None = None
+
+
+@dataclass
+class LoopSettings:
+    lr: float
+    batch_size: int
+    eval_every: int
+    patience: int
+    frozen_batchnorm: bool  # a trained model keeps its batch-norm statistics
+
+
+@dataclass
+class History:
+    losses: list[tuple[int, float]] = field(default_factory=list)
+    evals: list[tuple[int, float]] = field(default_factory=list)
+
+
+class Trainer:
+    """Trains ``network`` on ``data``; ``validate()`` gives the error that picks the best
+    weights (None: the recent training loss does)."""
+
+    def __init__(
+        self,
+        network: torch.nn.Module,
+        data: TrainingData,
+        settings: LoopSettings,
+        rng: np.random.Generator,
+        validate: Callable[[], float | None] | None = None,
+    ):
+        self.network = network
+        self.data = data
+        self.settings = settings
+        self.rng = rng
+        self.validate = validate
+        self.device = next(network.parameters()).device
+        params = [p for p in network.parameters() if p.requires_grad]
+        self.optimizer = torch.optim.AdamW(params, lr=settings.lr)
+        self.history = History()
+        self._best: dict | None = None
+        self._best_score = np.inf
+        self._since_best = 0
+
+    # -- one batch ----------------------------------------------------------------------------
+    def step(self, done: float) -> float:
+        """One optimizer step at ``done`` (0-1) of the round's schedule; returns the loss."""
+        s, d = self.settings, self.data
+        rate, beta1 = one_cycle(s.lr, done)
+        for group in self.optimizer.param_groups:
+            group["lr"], group["betas"] = rate, (beta1, group["betas"][1])
+        self.network.train()
+        if s.frozen_batchnorm:
+            _freeze_batchnorm(self.network)
+        batch = [d.samples[i] for i in self.rng.integers(0, len(d.samples), s.batch_size)]
+        crops, points = zip(*(self._crop(b) for b in batch), strict=True)
+        out = self.network(normalize(np.stack(crops)).to(self.device))["heatmap"]
+        visible = np.stack([np.isfinite(p).all(1) for p in points])
+        target, weights = gaussian_targets(
+            np.stack(points), visible, out.shape[-2:], self.network.stride, d.radius
+        )
+        loss = weighted_mse(out, target.to(out.device), weights.to(out.device))
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.optimizer.step()
+        return loss.item()
+
+    def _crop(self, sample: Sample):
+        d = self.data
+        points = np.where(sample.visible[:, None], sample.keypoints, np.nan)
+        centre = crop_centre(sample, d.spread, self.rng)
+        return augment(
+            d.images[sample.frame], points, self.rng, d.crop_size, d.augmentation, centre
+        )
+
+    # -- validation -----------------------------------------------------------------------------
+    def evaluate(self, step: int) -> bool:
+        """Validate after ``step``, keep the best weights; True when patience has run out."""
+        self.network.eval()
+        score = self.validate() if self.validate is not None else None
+        if self.validate is None:
+            recent = self.history.losses[-self.settings.eval_every :]
+            score = float(np.mean([v for _, v in recent]))
+        score = np.inf if score is None else float(score)
+        self.history.evals.append((step, score))
+        if score < self._best_score:
+            self._best_score, self._since_best = score, 0
+            self._best = copy.deepcopy(self.network.state_dict())
+            return False
+        self._since_best += 1
+        return self._since_best >= self.settings.patience
+
+    # -- many batches -----------------------------------------------------------------------------
+    def epoch(self, first: int, steps: int, clock: Clock, control, callback) -> str | None:
+        """Steps ``first`` .. the next validation; returns why the round ended, or None."""
+        last = min(steps, first + self.settings.eval_every - 1)
+        for step in range(first, last + 1):
+            if control.cancel.is_set():
+                return "cancel"
+            if control.stop.is_set():
+                return "stop"
+            if clock.over() and step > 1:
+                return "time"
+            loss = self.step(max((step - 1) / steps, clock.fraction()))
+            self.history.losses.append((step, loss))
+            ended, error = None, None
+            if step % self.settings.eval_every == 0 or step == steps:
+                ended = "early" if self.evaluate(step) else None
+                if self.validate is not None:
+                    error = self.history.evals[-1][1]
+            if callback is not None:
+                callback(Progress(step, steps, loss, clock.remaining(step, steps), error))
+            if ended:
+                return ended
+        return None
+
+    def fit(self, steps: int, budget: float | None, control, callback=None) -> str:
+        """Train until ``steps``, the ``budget`` (seconds), early stopping, Stop or Cancel;
+        returns what ended it: ``steps``, ``time``, ``early``, ``stop`` or ``cancel``."""
+        clock = Clock(budget)
+        first = 1
+        while first <= steps:
+            ended = self.epoch(first, steps, clock, control, callback)
+            if ended is not None:
+                return ended
+            first = min(steps, first + self.settings.eval_every - 1) + 1
+        return "steps"
+
+    @property
+    def steps_done(self) -> int:
+        return self.history.losses[-1][0] if self.history.losses else 0
+
+    def best_state(self, ended_by: str) -> dict:
+        """The weights to keep: the best validated ones, else (stopped before any validation)
+        the current ones."""
+        if self._best is None or (ended_by in ("stop", "time") and not self.history.evals):
+            return self.network.state_dict()
+        return self._best
+
+
+class Clock:
+    """The round's time budget (None: none), measured from the first step."""
+
+    def __init__(self, budget: float | None):
+        self.budget = budget
+        self.started = time.perf_counter()
+
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.started
+
+    def over(self) -> bool:
+        return self.budget is not None and self.elapsed() > self.budget
+
+    def fraction(self) -> float:
+        if self.budget is None:
+            return 0.0
+        return self.elapsed() / self.budget if self.budget > 0 else 1.0
+
+    def remaining(self, step: int, steps: int) -> float:
+        elapsed = self.elapsed()
+        left = (steps - step) * elapsed / step
+        if self.budget is not None:
+            left = min(left, max(0.0, self.budget - elapsed))
+        return left
+
+
+def _freeze_batchnorm(network: torch.nn.Module) -> None:
+    for m in network.modules():
+        if isinstance(m, torch.nn.modules.batchnorm._BatchNorm):
+            m.eval()

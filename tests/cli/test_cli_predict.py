@@ -1,0 +1,63 @@
+"""``predict`` with a model the user trained: its version name, its exported snapshot, a cluster."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from napari_superanimal.cli import main
+from napari_superanimal.model.networks import build_network
+from napari_superanimal.model.versions import ModelVersions
+from napari_superanimal.session import Session
+
+KEYPOINTS = ["nose", "left_ear", "right_ear", "tail_base"]
+VERSION = "light_resnet18-r1"
+
+
+@pytest.fixture()
+def trained(video_copy):
+    """A project beside the video with one trained version (as a Fine-tune round leaves it),
+    and what that version predicts on every frame."""
+    torch.manual_seed(3)
+    with Session.open(video_copy, keypoints=KEYPOINTS) as session:
+        versions = ModelVersions(session.project)
+        info = {"arch": "light_resnet18", "keypoints": KEYPOINTS, "input_scale": 0.5}
+        snapshot = versions.save(VERSION, build_network("light_resnet18", 4), info)
+        session.video.wait()  # what predict reads: the converted store
+        expect = versions.load(VERSION, device="cpu").predict_video(session.video)
+    return video_copy, snapshot, expect
+
+
+def _h5(path):
+    return pd.read_hdf(path, key="df_with_missing").to_numpy().reshape(-1, len(KEYPOINTS), 3)
+
+
+def test_predict_with_a_version_trained_in_the_project(trained, capsys):
+    video, _, expect = trained
+    assert main(["predict", str(video), "--model", VERSION, "--offline", "--quiet"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    np.testing.assert_allclose(_h5(out), expect, atol=1e-4)
+    with Session.open(video) as session:  # the project holds them under that version
+        assert VERSION in session.versions.known()
+
+
+def test_predict_with_an_exported_snapshot_elsewhere(trained, tmp_path, capsys):
+    video, snapshot, expect = trained
+    other = tmp_path / "elsewhere" / "clip.mp4"
+    other.parent.mkdir()
+    other.write_bytes(video.read_bytes())
+    args = ["predict", str(other), "--model", VERSION, "--weights", str(snapshot), "--offline"]
+    assert main([*args, "--quiet"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    np.testing.assert_allclose(_h5(out), expect, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_predict_with_a_version_on_a_dask_cluster(trained, capsys):
+    video, _, expect = trained
+    args = ["predict", str(video), "--model", VERSION, "--workers", "1", "--offline", "--quiet"]
+    assert main(args) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    np.testing.assert_allclose(_h5(out), expect, atol=1e-4)
