@@ -21,13 +21,18 @@ The goal is the last four columns at 0 in every row. Faults:
 - a converted store with one shard deleted, truncated, or with a flipped byte; every frame read,
   then ``ingest`` (re-converts the damage);
 - ``ingest --codec lossless`` on a JPEG store;
-- SIGKILL while labeling (``session.crashcheck``: a writer killed at random moments);
+- a bad video (empty, text named ``.mp4``, cut at a random byte) ingested;
+- SIGKILL while labeling, through the documented command
+  ``python -m napari_superanimal.session.crashcheck`` (a writer killed at random moments);
 - ``labels.sqlite-wal`` deleted while a project is open, then SIGKILL;
 - ``project.json`` lost, the project opened with other keypoints;
-- a DeepLabCut CSV with a bodypart written twice, imported.
+- a DeepLabCut CSV with a bodypart written twice, imported;
+- and, from ``_faults_project.py``: a project on read-only media (a bind mount: run as root),
+  a project opened by a second process, SIGKILL during ``train``, the viewer SIGKILLed while
+  its training child runs, ``predict --model VERSION`` (one video or dask), ``export`` from
+  another folder, malicious ``.pt`` / ``config.yaml`` files.
 
-Read-only media (a bind mount, root only) and a training child whose viewer died have tests
-(``tests/session/test_open_guards.py``, ``tests/train/test_round_process.py``), not rows here.
+``--only WORD ...`` runs the faults whose names hold one of the words.
 Results: ``results/bench_faults.json``.
 """
 
@@ -42,10 +47,12 @@ import subprocess
 import sys
 import tempfile
 import time
+from functools import partial
 from pathlib import Path
 
 import numpy as np
 
+import _faults_project as faults_project
 from _common import print_table, save
 from napari_superanimal.errors import SuperAnimalError
 from napari_superanimal.video.store import FrameStore
@@ -176,10 +183,23 @@ def codec_mismatch(video: Path, rng: random.Random, pristine: Path) -> dict:
 
 
 def kill_while_labeling(video: Path, runs: int, work: Path) -> dict:
-    from napari_superanimal.session.crashcheck import run
-
-    result = run(video, work / "crash.superanimal", kills=runs, seed=0)
-    return outcome(acknowledged=result["acknowledged"], lost=len(result["lost"]))
+    """The documented crash check, as a user runs it: a writer SIGKILLed ``runs`` times."""
+    project = work / "crash.superanimal"
+    proc = subprocess.run(
+        [sys.executable, "-m", "napari_superanimal.session.crashcheck", str(video)]
+        + ["--project", str(project), "--kills", str(runs)],
+        capture_output=True,
+        text=True,
+    )
+    if not proc.stdout.strip():
+        raise SystemExit(f"the crash check did not run: {proc.stderr.strip()[-300:]}")
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    if result["kills"] != runs and not result["lost"]:
+        raise SystemExit(f"the crash check stopped after {result['kills']} kills")
+    return outcome(
+        acknowledged=result["acknowledged"],
+        lost=len(result["lost"]) + result["integrity_failures"],
+    )
 
 
 JOURNAL = """
@@ -272,6 +292,7 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--frames", type=int, default=2000, help="length of the test video")
+    parser.add_argument("--only", nargs="*", help="run the faults whose names hold these words")
     args = parser.parse_args()
     rng = random.Random(args.seed)
     rows = []
@@ -281,28 +302,46 @@ def main() -> None:
         subprocess.run([*INGEST, str(video)], check=True, capture_output=True)
         pristine = work / "pristine.frames.zarr"
         shutil.copytree(store_of(video), pristine)
-        faults = {
+        ctx = faults_project.make_context(work, video, KEYPOINTS)
+        store_faults = {
             "ingest --overwrite while another ingest converts, killed": ingest_overwrite_race,
             "two ingests of one video, 0-0.4 s apart": ingest_twin_start,
             "SIGKILL during ingest, ingest again": kill_during_ingest,
-            "store: a shard deleted, every frame read, ingest": damaged_store("deleted"),
-            "store: a shard truncated, every frame read, ingest": damaged_store("truncated"),
-            "store: one bit flipped, every frame read, ingest": damaged_store("flipped"),
-            "ingest --codec lossless on a JPEG store": codec_mismatch,
+        }
+        faults = {name: partial(f, video) for name, f in store_faults.items()}
+        for kind in ("deleted", "truncated", "flipped"):
+            faults[f"store: a shard {kind}, every frame read, ingest"] = partial(
+                damaged_store(kind), video, pristine=pristine
+            )
+        faults["ingest --codec lossless on a JPEG store"] = partial(
+            codec_mismatch, video, pristine=pristine
+        )
+        faults["bad video (empty, text, cut), ingest"] = partial(
+            faults_project.bad_video, ctx, check_store=check_store
+        )
+        for name, f in {
             "labels.sqlite-wal deleted while open, SIGKILL": journal_deleted,
             "project.json lost, opened with other keypoints": lost_project_file,
             "DLC CSV with a bodypart twice, imported": duplicate_dlc_column,
-        }
+        }.items():
+            faults[name] = partial(f, video, work=work)
+        for name, f in {
+            "project on read-only media (bind mount): read, edit, train": "read_only_media",
+            "project open in one process, opened in another, SIGKILL": "two_label_writers",
+            "SIGKILL during train (the CLI)": "kill_during_train",
+            "viewer SIGKILLed while its training child runs": "orphaned_training_child",
+            "predict --model VERSION (one video / dask)": "predict_project_model",
+            "export from another folder, file read from a third": "export_from_elsewhere",
+            "malicious .pt (--weights) or config.yaml (import)": "malicious_files",
+        }.items():
+            faults[name] = partial(getattr(faults_project, f), ctx)
         for name, fault in faults.items():
+            if args.only and not any(word in name for word in args.only):
+                continue
             t0 = time.perf_counter()
             totals = outcome()
             for _ in range(args.runs):
-                if fault in (ingest_overwrite_race, ingest_twin_start, kill_during_ingest):
-                    got = fault(video, rng)
-                elif fault in (journal_deleted, lost_project_file, duplicate_dlc_column):
-                    got = fault(video, rng, work)
-                else:
-                    got = fault(video, rng, pristine)
+                got = outcome(**fault(rng=rng))
                 totals = {k: totals[k] + got[k] for k in COLUMNS}
             rows.append(
                 {
@@ -313,16 +352,17 @@ def main() -> None:
                 }
             )
             print(json.dumps(rows[-1]), flush=True)
-        t0 = time.perf_counter()
-        killed = kill_while_labeling(video, args.runs, work)
-        rows.append(
-            {
-                "fault": "SIGKILL while labeling (crashcheck)",
-                "runs": args.runs,
-                **killed,
-                "seconds": round(time.perf_counter() - t0, 1),
-            }
-        )
+        if not args.only or any("crashcheck" in word for word in args.only):
+            t0 = time.perf_counter()
+            killed = kill_while_labeling(video, args.runs, work)
+            rows.append(
+                {
+                    "fault": "SIGKILL while labeling (python -m ...session.crashcheck)",
+                    "runs": args.runs,
+                    **killed,
+                    "seconds": round(time.perf_counter() - t0, 1),
+                }
+            )
     print_table(rows, ["fault", "runs", *COLUMNS, "seconds"])
     zero = all(r[c] == 0 for r in rows for c in COLUMNS[1:])
     print(f"goal (the last four columns at 0 in every row): {'met' if zero else 'NOT met'}")
