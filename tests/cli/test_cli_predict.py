@@ -55,9 +55,16 @@ def test_predict_with_an_exported_snapshot_elsewhere(trained, tmp_path, capsys):
 
 
 @pytest.mark.slow
-def test_predict_with_a_version_on_a_dask_cluster(trained, capsys):
+@pytest.mark.parametrize("cluster", ["--workers", "--scheduler"])
+def test_predict_with_a_version_on_a_dask_cluster(trained, capsys, cluster):
+    from dask.distributed import LocalCluster
+
     video, _, expect = trained
-    args = ["predict", str(video), "--model", VERSION, "--workers", "1", "--offline", "--quiet"]
-    assert main(args) == 0
+    args = ["predict", str(video), "--model", VERSION, "--offline", "--quiet"]
+    if cluster == "--workers":  # a local cluster the command starts
+        assert main([*args, "--workers", "1"]) == 0
+    else:  # a scheduler already running (a lab's cluster): the workers load the version
+        with LocalCluster(n_workers=1, processes=True, dashboard_address=None) as running:
+            assert main([*args, "--scheduler", running.scheduler_address]) == 0
     out = capsys.readouterr().out.strip().splitlines()[-1]
     np.testing.assert_allclose(_h5(out), expect, atol=1e-4)
