@@ -14,7 +14,7 @@ from napari_superanimal import open_video
 from napari_superanimal.model.checkpoint import save_snapshot
 from napari_superanimal.model.inference import load_model
 from napari_superanimal.model.networks import build_network
-from napari_superanimal.model.preprocess import crop_with_context, pad_to_multiple
+from napari_superanimal.model.preprocess import crop_corners, crop_with_context, pad_to_multiple
 
 KEYPOINTS = ("a", "b", "c")
 
@@ -119,6 +119,22 @@ def test_a_frame_without_a_box_gets_nan_keypoints_and_zero_score(light_model):
     out = light_model.predict(frames, boxes=boxes)
     assert np.isfinite(out[0]).all()
     assert np.isnan(out[1, :, :2]).all() and (out[1, :, 2] == 0).all()
+
+
+def test_a_box_under_a_pixel_is_no_animal_not_an_error(light_model):
+    # A random SuperAnimal detector finds boxes 0.03-0.1 px thin at the frame's edge
+    # (benchmarks/bench_topdown_dlc.py, seed 0: 8 of 20 frames); DeepLabCut 3.0.2 rounds their
+    # crop to no pixel and fails in OpenCV's resize. No pixel holds no animal.
+    for box in [(127.97, 40.0, 0.03, 0.05), (10.2, 10.2, 0.04, 0.04)]:
+        assert crop_corners(box) is None
+        with pytest.raises(ValueError, match="under a pixel"):
+            crop_with_context(np.zeros((96, 128, 3), np.uint8), box)
+    assert crop_corners((10.0, 10.0, 0.6, 0.6)) == (10, 10, 11, 11)  # half a pixel: one pixel
+    frames = np.zeros((3, 96, 128, 3), np.uint8)
+    boxes = np.array([[127.97, 40.0, 0.03, 0.05], [10, 10, 40, 40], [5.0, 5.0, 0.0, 9.0]])
+    out = light_model.predict(frames, boxes=boxes)
+    assert np.isnan(out[[0, 2], :, :2]).all() and (out[[0, 2], :, 2] == 0).all()
+    np.testing.assert_array_equal(out[1], light_model.predict(frames[1], boxes=boxes[1]))
 
 
 def test_tracked_boxes_follow_the_previous_frames_confident_keypoints():

@@ -28,6 +28,7 @@ from .checkpoint import load_snapshot
 from .decode import decode_heatmaps
 from .networks import PoseModel, build_network
 from .preprocess import (
+    crop_corners,
     crop_with_context,
     input_to_frame,
     normalize,
@@ -162,8 +163,14 @@ class PoseEstimator:
 
     def _predict_crops(self, frames: np.ndarray, boxes: np.ndarray, subpixel: bool) -> np.ndarray:
         out = np.full((len(frames), len(self.keypoints), 3), np.nan, np.float32)
-        out[..., 2] = 0.0  # no box: no animal, keypoints NaN with score 0
-        found = [i for i, b in enumerate(boxes) if np.isfinite(b).all()]
+        # no box, or one under a pixel (DeepLabCut raises on its empty crop): no animal,
+        # keypoints NaN with score 0
+        out[..., 2] = 0.0
+        found = [
+            i
+            for i, b in enumerate(boxes)
+            if np.isfinite(b).all() and b[2] > 0 and b[3] > 0 and crop_corners(b) is not None
+        ]
         if not found:
             return out
         crops, transforms = zip(

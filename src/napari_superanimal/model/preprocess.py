@@ -75,19 +75,15 @@ class CropTransform:
         return out
 
 
-def crop_with_context(
-    frame: np.ndarray,
-    box: tuple[float, float, float, float],
-    output_size: tuple[int, int] = (256, 256),
-    margin: float = 0.0,
-) -> tuple[np.ndarray, CropTransform]:
-    """Crop ``box`` (x, y, w, h) with context from ``(H, W, C)`` uint8, as DeepLabCut does.
+def crop_corners(
+    box, output_size: tuple[int, int] = (256, 256), margin: float = 0.0
+) -> tuple[int, int, int, int] | None:
+    """The pixel corners ``x1, y1, x2, y2`` DeepLabCut crops for ``box`` (x, y, w, h), or None
+    when that crop holds no pixel (a box under about half a pixel: DeepLabCut 3.0.2 raises in
+    OpenCV there; it is no animal).
 
     The box grows by ``margin`` a side, then about its centre to the output's aspect ratio; its
-    corners are rounded half-to-even (Python's ``round``), pixels outside the frame are zeros,
-    and the crop is resized with OpenCV's bilinear ``INTER_LINEAR`` before normalisation.
-    Returns the ``(out_h, out_w, C)`` crop and the transform back to frame pixels.
-    """
+    corners are rounded half-to-even (Python's ``round``)."""
     out_w, out_h = output_size
     x, y, w, h = (float(v) for v in box)
     if not (np.isfinite([x, y, w, h]).all() and w > 0 and h > 0):
@@ -100,7 +96,27 @@ def crop_with_context(
     elif w / h < aspect:
         w = h * aspect
     x1, y1 = round(cx - w / 2), round(cy - h / 2)
-    x2, y2 = max(round(cx + w / 2), x1 + 1), max(round(cy + h / 2), y1 + 1)
+    x2, y2 = round(cx + w / 2), round(cy + h / 2)
+    return None if x2 <= x1 or y2 <= y1 else (x1, y1, x2, y2)
+
+
+def crop_with_context(
+    frame: np.ndarray,
+    box: tuple[float, float, float, float],
+    output_size: tuple[int, int] = (256, 256),
+    margin: float = 0.0,
+) -> tuple[np.ndarray, CropTransform]:
+    """Crop ``box`` (x, y, w, h) with context from ``(H, W, C)`` uint8, as DeepLabCut does.
+
+    The corners are :func:`crop_corners`'; pixels outside the frame are zeros, and the crop is
+    resized with OpenCV's bilinear ``INTER_LINEAR`` before normalisation. Returns the
+    ``(out_h, out_w, C)`` crop and the transform back to frame pixels.
+    """
+    out_w, out_h = output_size
+    corners = crop_corners(box, output_size, margin)
+    if corners is None:
+        raise ValueError(f"box {tuple(box)} is under a pixel: its crop holds no pixel")
+    x1, y1, x2, y2 = corners
     height, width = frame.shape[:2]
     canvas = np.zeros((y2 - y1, x2 - x1, *frame.shape[2:]), dtype=frame.dtype)
     fx1, fy1, fx2, fy2 = max(x1, 0), max(y1, 0), min(x2, width), min(y2, height)
