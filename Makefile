@@ -19,6 +19,7 @@ test: setup
 # Every benchmark that needs no other venv (DeepLabCut's baseline has its own: see
 # benchmarks/bench_finetune_dlc.py). Each writes benchmarks/results/<name>.json.
 XVFB = xvfb-run -a -s "-screen 0 1600x1000x24"
+DLC_PYTHON ?= /work/dlcvenv/bin/python
 bench: setup
 	cd benchmarks && ../.venv/bin/python bench_video.py
 	cd benchmarks && ../.venv/bin/python bench_inference.py --frames 32
@@ -30,3 +31,5 @@ bench: setup
 	cd benchmarks && ../.venv/bin/python bench_demo.py
 	cd benchmarks && ../.venv/bin/python bench_adapt.py
 	cd benchmarks && ../.venv/bin/python bench_faults.py
+	# DeepLabCut's side needs its own venv (bench_finetune_dlc.py's docstring sets it up)
+	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_topdown_dlc.py --dlc-python $(DLC_PYTHON); else echo "bench_topdown_dlc.py skipped: no DeepLabCut venv at $(DLC_PYTHON)"; fi
