@@ -83,3 +83,25 @@ def test_detected_boxes_are_xywh_in_frame_pixels_best_first_and_feed_pose_crops(
     best = DetectorBoxes(det).boxes(frames)
     np.testing.assert_allclose(best[0], boxes[0])
     np.testing.assert_allclose(pose.predict(frames, boxes=best), pose.predict(frames, best))
+
+
+def test_the_best_box_is_the_best_one_a_crop_can_hold():
+    # A detector keeps boxes down to 0.01 px; one under half a pixel crops to nothing (DeepLabCut
+    # raises there), so single-animal top-down takes the next box, or no animal.
+    class Fixed(AnimalDetector):
+        def __init__(self, found):
+            self.found = found
+
+        def detect(self, frames, max_animals=10):
+            return [self.found[i] for i in range(len(frames))]
+
+    thin, good = [159.98, 40.0, 0.02, 0.3], [20.0, 30.0, 50.0, 40.0]
+    frames = np.zeros((3, 120, 160, 3), np.uint8)
+    found = [
+        (np.array([thin, good]), np.array([0.9, 0.8])),
+        (np.array([thin]), np.array([0.95])),
+        (np.zeros((0, 4)), np.zeros(0)),
+    ]
+    best = Fixed(found).best_boxes(frames)
+    np.testing.assert_array_equal(best[0], good)
+    assert np.isnan(best[1:]).all()

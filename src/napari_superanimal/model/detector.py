@@ -27,7 +27,7 @@ from ..zoo import get_entry, resolve_weights
 from ..zoo.registry import DETECTORS
 from ._triton import keep_triton_out
 from .checkpoint import load_snapshot
-from .preprocess import normalize
+from .preprocess import crop_corners, normalize
 
 keep_triton_out()  # before torchvision: it imports torch._dynamo, which would load Triton
 
@@ -100,11 +100,13 @@ class AnimalDetector:
         return out
 
     def best_boxes(self, frames: np.ndarray) -> np.ndarray:
-        """One box per frame (the highest-scoring), NaN where nothing was detected."""
+        """One box per frame: the highest-scoring one that a top-down crop can hold (a box under
+        about half a pixel cannot: :func:`~.preprocess.crop_corners`), NaN where there is none."""
         boxes = np.full((len(frames), 4), np.nan)
-        for i, (b, _) in enumerate(self.detect(frames)):
-            if len(b):
-                boxes[i] = b[0]
+        for i, (found, _) in enumerate(self.detect(frames)):
+            usable = [b for b in found if crop_corners(b) is not None]
+            if usable:
+                boxes[i] = usable[0]
         return boxes
 
 
