@@ -58,7 +58,8 @@ class TrackedBoxes(BoxSource):
     """The box around the previous frame's confident keypoints, grown by ``margin`` of its size.
 
     The first frame, and any frame after one with fewer than ``min_keypoints`` keypoints scoring
-    at least ``min_score``, takes its box from ``seed`` (a detector or a region).
+    at least ``min_score`` (or with all of them within a pixel of one spot: a box around them
+    would crop to no pixel), takes its box from ``seed`` (a detector or a region).
     """
 
     sequential = True
@@ -86,6 +87,9 @@ class TrackedBoxes(BoxSource):
             self.last = None
             return
         (x0, y0), (x1, y1) = good.min(axis=0), good.max(axis=0)
-        side = max(x1 - x0, y1 - y0, 1.0)
+        if max(x1 - x0, y1 - y0) < 1.0:  # all on one spot: no animal is that small, it is lost
+            self.last = None
+            return
+        side = max(x1 - x0, y1 - y0)
         pad = self.margin * side
         self.last = np.array([x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad])
