@@ -14,18 +14,9 @@ from napari_superanimal.errors import LabelFormatError
 from napari_superanimal.labels.io.coco import load_coco, save_coco
 from napari_superanimal.labels.model import LabelTable
 from napari_superanimal.session import Session
-from napari_superanimal.video import open_video
 
 KEYPOINTS = ["nose", "left_ear", "right_ear", "tail_base"]
 EDGES = [("nose", "left_ear"), ("nose", "tail_base")]
-
-
-@pytest.fixture()
-def session(video_copy, tmp_path):
-    video = open_video(video_copy, convert=False)
-    with Session.open(video, keypoints=KEYPOINTS, project=tmp_path / "proj") as s:
-        s.project.set_skeleton(EDGES)
-        yield s
 
 
 def test_export_structure_images_and_round_trip(session, tmp_path):

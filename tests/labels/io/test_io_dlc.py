@@ -27,6 +27,7 @@ from napari_superanimal.video import open_video
 from napari_superanimal.video.images import images_to_store
 
 BODYPARTS = ["snout", "leftear", "rightear", "tailbase"]
+KEYPOINTS = BODYPARTS  # the session the import tests open (conftest.py)
 W, H = 160, 96  # the size of conftest's index video
 
 
@@ -168,13 +169,6 @@ def test_two_animals_are_refused_with_a_clear_reason(tmp_path):
 
 
 # -- into and out of a session -----------------------------------------------------------------
-@pytest.fixture()
-def session(video_copy, tmp_path):
-    video = open_video(video_copy, convert=False)
-    with Session.open(video, keypoints=BODYPARTS, project=tmp_path / "proj") as s:
-        yield s
-
-
 def test_import_project_into_session_maps_img_numbers_to_frames(session, tmp_path):
     session.label(17, "leftear", 5, 5)  # the file has NaN here: the import removes it
     session.label(90, "snout", 1, 2)  # a frame the file does not list: untouched

@@ -10,18 +10,9 @@ from napari_superanimal.errors import LabelFormatError
 from napari_superanimal.labels.io.sleap import load_slp, save_slp
 from napari_superanimal.labels.model import LabelTable
 from napari_superanimal.session import Session
-from napari_superanimal.video import open_video
 
 KEYPOINTS = ["nose", "left_ear", "right_ear", "tail_base"]
 EDGES = [("nose", "left_ear"), ("nose", "right_ear"), ("nose", "tail_base")]
-
-
-@pytest.fixture()
-def session(video_copy, tmp_path):
-    video = open_video(video_copy, convert=False)
-    with Session.open(video, keypoints=KEYPOINTS, project=tmp_path / "proj") as s:
-        s.project.set_skeleton(EDGES)
-        yield s
 
 
 def test_session_round_trip_with_labels_predictions_and_video(session, tmp_path):
