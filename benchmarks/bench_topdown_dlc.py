@@ -131,7 +131,9 @@ def ours(frames: np.ndarray, pose: Path, det: Path, k: int, given: list | None =
     from napari_superanimal.model.detector import load_detector
     from napari_superanimal.model.inference import load_model
 
-    model = load_model(DATASET, weights=pose, arch=ARCH, device="cpu", download=False)
+    model = load_model(
+        DATASET, weights=pose, arch=ARCH, device="cpu", download=False, detector=None
+    )
     detector = load_detector(DATASET, DETECTOR, weights=det, device="cpu", download=False)
     out = []
     for i, frame in enumerate(frames):
@@ -145,15 +147,15 @@ def ours(frames: np.ndarray, pose: Path, det: Path, k: int, given: list | None =
 
 
 def product_path(frames: np.ndarray, pose: Path, det: Path) -> np.ndarray:
-    """What ``predict --detector`` runs: the best box of each frame, all frames in one batch
-    through the detector and the pose network. ``(N, K, 3)``."""
-    from napari_superanimal.model.boxes import DetectorBoxes
-    from napari_superanimal.model.detector import load_detector
+    """What every prediction path runs for a SuperAnimal model by default: the best box of each
+    frame, all frames in one batch through the detector and the pose network. ``(N, K, 3)``."""
     from napari_superanimal.model.inference import load_model
 
-    model = load_model(DATASET, weights=pose, arch=ARCH, device="cpu", download=False)
-    detector = load_detector(DATASET, DETECTOR, weights=det, device="cpu", download=False)
-    return model.predict(frames, boxes=DetectorBoxes(detector).boxes(frames))
+    model = load_model(
+        DATASET, weights=pose, arch=ARCH, device="cpu", download=False, detector_weights=det
+    )
+    assert model.detector.variant == DETECTOR
+    return model.predict(frames)
 
 
 def compare(a, b) -> dict:

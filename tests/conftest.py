@@ -18,7 +18,13 @@ import tempfile
 _SETTINGS_DIR = tempfile.mkdtemp(prefix="napari-superanimal-tests-")
 os.environ["NAPARI_CONFIG"] = os.path.join(_SETTINGS_DIR, "settings.yaml")
 
-pytest_plugins = ["fixtures.paths", "fixtures.videos", "fixtures.sessions", "fixtures.napari"]
+pytest_plugins = [
+    "fixtures.paths",
+    "fixtures.videos",
+    "fixtures.sessions",
+    "fixtures.napari",
+    "fixtures.zoo",
+]
 
 
 def pytest_collection_modifyitems(config, items):

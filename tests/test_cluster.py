@@ -96,6 +96,7 @@ def test_cli_predicts_several_videos_on_a_local_cluster(videos, tmp_path):
             "2",
             "--quiet",
             "--offline",
+            "--full-frame",  # 300 frames; the detector on a cluster: test_cli_predict.py
         ],
         capture_output=True,
         text=True,

@@ -29,6 +29,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .zoo.registry import DEFAULT_DETECTOR
+
 SPAN = 256  # frames per prediction task
 RETRIES = 3
 
@@ -39,7 +41,9 @@ class ModelSpec:
 
     A SuperAnimal dataset name (its weights resolved on the worker, never downloaded there), or
     any snapshot of a known architecture and keypoint set: a version trained in a project
-    (:meth:`of` describes a loaded model), with its input scale."""
+    (:meth:`of` describes a loaded model), with its input scale. A SuperAnimal model runs
+    top-down as on one machine: ``detector`` is a zoo detector's name (its weights resolved on
+    the worker) or a :class:`~.model.detector.DetectorRef`; None predicts whole frames."""
 
     name: str = "superanimal_topviewmouse"
     arch: str = "hrnet_w32"
@@ -47,6 +51,7 @@ class ModelSpec:
     keypoints: tuple[str, ...] | None = None
     batch_size: int = 8
     input_scale: float = 1.0
+    detector: object = DEFAULT_DETECTOR
     extra: dict = field(default_factory=dict, hash=False, compare=False)
 
     @classmethod
@@ -66,11 +71,25 @@ class ModelSpec:
             tuple(estimator.keypoints),
             batch_size,
             estimator.input_scale,
+            estimator.detector,
         )
+
+    def detector_ref(self):
+        """The :class:`~.model.detector.DetectorRef` the model predicts with, or None."""
+        from .zoo import KEYPOINT_SETS
+
+        if not isinstance(self.detector, str):
+            return self.detector
+        if self.name not in KEYPOINT_SETS:  # only a SuperAnimal dataset has a zoo detector
+            return None
+        from .model.detector import DetectorRef
+
+        return DetectorRef.resolve(self.name, self.detector, download=False)
 
     def load(self):
         from .model.inference import estimator_from_snapshot, load_model
 
+        detector = self.detector_ref()
         if self.keypoints is not None and self.weights is not None:
             return estimator_from_snapshot(
                 self.weights,
@@ -78,15 +97,19 @@ class ModelSpec:
                 self.keypoints,
                 name=self.name,
                 input_scale=self.input_scale,
+                detector=detector,
             )
-        return load_model(
+        model = load_model(
             self.name,
             weights=self.weights,
             device="auto",
             arch=self.arch,
             keypoints=self.keypoints,
             download=False,
+            detector=None,
         )
+        model.detector = detector
+        return model
 
 
 _MODELS: dict[ModelSpec, object] = {}  # one model per worker process and spec

@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
+from fixtures.zoo import MOBILENET
 from napari_superanimal.cli import main
 from napari_superanimal.model.networks import build_network
 from napari_superanimal.model.versions import ModelVersions
@@ -68,3 +69,29 @@ def test_predict_with_a_version_on_a_dask_cluster(trained, capsys, cluster):
             assert main([*args, "--scheduler", running.scheduler_address]) == 0
     out = capsys.readouterr().out.strip().splitlines()[-1]
     np.testing.assert_allclose(_h5(out), expect, atol=1e-4)
+
+
+@pytest.mark.slow
+def test_superanimal_predicts_top_down_alone_and_on_a_cluster(mouse_video, zoo_cache, capsys):
+    """The CLI crops around the detector's boxes on one video and on a cluster alike, and
+    ``--full-frame`` feeds whole frames instead."""
+    zoo_cache(detectors=(MOBILENET,))
+    videos = [mouse_video(n_frames=3, seed=s, name=f"m{s}.mp4")[0] for s in (1, 2)]
+    common = ["--detector", MOBILENET, "--offline", "--quiet"]
+    alone = {}
+    for video in videos:
+        assert main(["predict", str(video), *common, "--out", str(video.with_suffix(".h5"))]) == 0
+        alone[video] = pd.read_hdf(video.with_suffix(".h5"), key="df_with_missing").to_numpy()
+    with Session.open(videos[0], "superanimal_topviewmouse", detector=MOBILENET) as s:
+        expect = s.model.predict_video(s.video).reshape(3, -1)
+    np.testing.assert_allclose(alone[videos[0]], expect, atol=1e-4)
+    capsys.readouterr()
+    assert main(["predict", *map(str, videos), *common, "--workers", "2"]) == 0
+    for out, video in zip(capsys.readouterr().out.strip().splitlines()[-2:], videos, strict=True):
+        np.testing.assert_allclose(
+            pd.read_hdf(out, key="df_with_missing").to_numpy(), alone[video], atol=1e-4
+        )
+    whole = videos[0].with_name("whole.h5")
+    args = ["predict", str(videos[0]), "--full-frame", "--offline", "--quiet", "--out", str(whole)]
+    assert main(args) == 0
+    assert not np.allclose(pd.read_hdf(whole, key="df_with_missing").to_numpy(), expect, atol=1)

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 import torch
 
+from fixtures.zoo import confident_detector
 from napari_superanimal.model.checkpoint import save_snapshot
 from napari_superanimal.model.detector import AnimalDetector, DetectorNetwork, load_detector
 from napari_superanimal.model.preprocess import IMAGENET_MEAN, IMAGENET_STD, normalize
@@ -26,16 +27,6 @@ def test_detector_state_dict_matches_deeplabcut_layout(variant):
     assert frozen_bn == (variant == "fasterrcnn_mobilenet_v3_large_fpn")
 
 
-def _confident_detector(variant="fasterrcnn_mobilenet_v3_large_fpn") -> DetectorNetwork:
-    """Random weights, but the classifier says "animal" everywhere so boxes come out."""
-    torch.manual_seed(0)
-    net = DetectorNetwork(variant)
-    with torch.no_grad():
-        net.model.roi_heads.box_predictor.cls_score.weight.zero_()
-        net.model.roi_heads.box_predictor.cls_score.bias.copy_(torch.tensor([-5.0, 5.0]))
-    return net
-
-
 def test_detector_snapshot_loads_from_the_local_cache_strictly(tmp_path, monkeypatch):
     cache = tmp_path / "cache"
     monkeypatch.setenv("NAPARI_SUPERANIMAL_CACHE", str(cache))
@@ -43,7 +34,7 @@ def test_detector_snapshot_loads_from_the_local_cache_strictly(tmp_path, monkeyp
     name = "superanimal_topviewmouse_fasterrcnn_mobilenet_v3_large_fpn.pt"
     with pytest.raises(WeightsNotFoundError, match=name):
         load_detector(variant="fasterrcnn_mobilenet_v3_large_fpn", download=False)
-    source = _confident_detector()
+    source = confident_detector()
     save_snapshot(cache / "models" / name, source)
     det = load_detector(variant="fasterrcnn_mobilenet_v3_large_fpn", device="cpu")
     for key, value in source.state_dict().items():
@@ -51,7 +42,7 @@ def test_detector_snapshot_loads_from_the_local_cache_strictly(tmp_path, monkeyp
 
 
 def test_detector_input_is_normalised_twice_like_deeplabcuts():
-    det = AnimalDetector(_confident_detector(), device="cpu")
+    det = AnimalDetector(confident_detector(), device="cpu")
     seen = {}
 
     def grab(module, args):
@@ -72,7 +63,7 @@ def test_detected_boxes_are_xywh_in_frame_pixels_best_first_and_feed_pose_crops(
     from napari_superanimal.model.inference import PoseEstimator
     from napari_superanimal.model.networks import build_network
 
-    det = AnimalDetector(_confident_detector(), device="cpu")
+    det = AnimalDetector(confident_detector(), device="cpu")
     frames = np.random.default_rng(1).integers(0, 255, (2, 120, 160, 3), dtype=np.uint8)
     (boxes, scores), _ = det.detect(frames, max_animals=5)
     assert 1 <= len(boxes) <= 5 and boxes.shape[1] == 4

@@ -200,6 +200,7 @@ def test_cli_predict_writes_a_deeplabcut_h5(video_copy, tmp_path):
             str(out),
             "--quiet",
             "--offline",
+            "--full-frame",  # 150 frames: the detector's path is tested on a short clip
         ],
         capture_output=True,
         text=True,

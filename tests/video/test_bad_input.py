@@ -160,7 +160,10 @@ def test_cli_ingest_prints_the_store_path(video_copy):
 @pytest.mark.parametrize(
     ("extra", "reason"),
     [
-        (["--track"], "--track needs a first box"),
+        ([], "fasterrcnn_resnet50_fpn_v2.pt: not in the local caches"),  # the default detector
+        (["--track", "--full-frame"], "--full-frame feeds whole frames"),
+        (["--detector", "hrnet_w32"], "is a pose model, not a detector"),
+        (["--model", "light_resnet18-r9", "--detector", "x"], "needs a SuperAnimal --model"),
         (["--roi", "1,2,3"], "--roi wants X,Y,W,H"),
         (["--roi", "0,0,-5,10"], "positive width and height"),
         (["--arch", "vit_huge"], "unknown model 'vit_huge'"),

@@ -110,7 +110,7 @@ def threaded_cluster():
 def test_cli_with_url_stores_on_a_cluster_equals_local_paths(
     short_videos, weights, tmp_path, threaded_cluster, capsys
 ):
-    common = ["--weights", str(weights), "--quiet", "--offline"]
+    common = ["--weights", str(weights), "--quiet", "--offline", "--full-frame"]
     # Reference: each video in one process, its store beside it (converted first, so every
     # frame comes from the store, as on the cluster, rather than from the decoder).
     reference = {}

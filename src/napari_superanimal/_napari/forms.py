@@ -17,16 +17,32 @@ from magicgui.widgets import CheckBox, ComboBox, Container, FileEdit, FloatSpinB
 from ..labels.io.main import FORMATS
 from ..suggest import STRATEGIES
 from ..zoo import KEYPOINT_SETS
+from ..zoo.registry import DETECTORS
 
 NO_MODEL = "none"
 #: SuperAnimal models the dock offers (trained versions of the project are added to these).
 ZOO_CHOICES = [f"{name} (hrnet_w32)" for name in KEYPOINT_SETS]
+DRAWN_BOX = "a box I draw"
+WHOLE_FRAME = "the whole frame"
+#: where a SuperAnimal model looks for the animal: its zoo detector's box (DeepLabCut's
+#: top-down pipeline, the default), a box the user draws, or the whole frame
+BOX_CHOICES = [f"detector {name}" for name in DETECTORS] + [DRAWN_BOX, WHOLE_FRAME]
+
+
+def detector_of(boxes: str) -> str | None:
+    """The zoo detector a ``boxes`` choice names, or None."""
+    name = boxes.removeprefix("detector ")
+    return name if name in DETECTORS else None
 
 
 def model_form() -> Container:
-    """``model``: which model predicts (none, a SuperAnimal model, a version trained here)."""
+    """``model``: which model predicts (none, a SuperAnimal model, a version trained here);
+    ``boxes``: where it looks for the animal."""
     return Container(
-        widgets=[ComboBox(name="model", label="Model", choices=[NO_MODEL, *ZOO_CHOICES])],
+        widgets=[
+            ComboBox(name="model", label="Model", choices=[NO_MODEL, *ZOO_CHOICES]),
+            ComboBox(name="boxes", label="Animal from", choices=BOX_CHOICES),
+        ],
         labels=True,
     )
 

@@ -105,10 +105,12 @@ def dock_labeling_widget() -> None:
 
 
 def layer_kwargs(video: Video) -> dict:
-    """Image layer settings for a video: RGB, named after the file, the Video in metadata."""
+    """Image layer settings for a video: RGB, named after the file, its slider named
+    ``frame``, the Video in metadata."""
     return {
         "name": video.name,
         "rgb": True,
+        "axis_labels": ("frame", "y", "x"),
         "metadata": {VIDEO_KEY: video, "store": str(video.store_path), "fps": video.fps},
     }
 

@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
 
 from ..errors import SuperAnimalError
 from ..session import Session
+from .boxes import BOX_LAYER, AnimalBoxes, zoo_dataset
 from .forms import NO_MODEL, ZOO_CHOICES, export_form, model_form
 from .overlay import KeypointsOverlay
 from .reader import VIDEO_KEY
@@ -75,6 +76,7 @@ class LabelingWidget(QWidget):
         self.loader = None  # the worker loading a model
         self.warmer = None  # the worker importing the model and training code once
         self._wanted: int | None = None  # a frame to predict once the running worker is done
+        self._wanted_again = False  # ... even if it has a prediction (new model or boxes)
         self._refresh: list[int] = []  # suggested frames to re-predict after a round, in order
         self._build_ui()
         self.viewer.dims.events.current_step.connect(self._on_step)
@@ -95,6 +97,9 @@ class LabelingWidget(QWidget):
         self.keypoint_set_label = QLabel("-")
         self.model_choice = model_form()  # magicgui: which model predicts
         self.model_choice.model.changed.connect(self._on_model_chosen)
+        self.animal = AnimalBoxes(self.viewer, self.model_choice.boxes)
+        self.animal.drawn_changed = lambda: self.request_prediction(self.frame, force=True)
+        self.model_choice.boxes.changed.connect(self._on_boxes_chosen)
         self.model_status = QLabel("")
         form = QFormLayout()
         form.addRow("Project", self.project_label)
@@ -210,6 +215,7 @@ class LabelingWidget(QWidget):
         Nothing is lost: every label is on disk already."""
         self.training.abort()
         worker, self.worker, self._wanted, self._refresh = self.worker, None, None, []
+        self._wanted_again = False
         for w in (worker, self.loader):
             if w is not None:
                 w.returned.disconnect()
@@ -356,8 +362,38 @@ class LabelingWidget(QWidget):
         if choice in session.versions.trained():
             self._load_model(lambda: session.versions.load(choice), choice)
         else:
-            name = choice.split(" ")[0]
-            self._load_model(lambda: _load_zoo_model(name), choice)
+            name, detector = choice.split(" ")[0], self.animal.detector
+            self._load_model(lambda: _load_zoo_model(name, detector), choice)
+
+    def _on_boxes_chosen(self, _choice: str) -> None:
+        """A SuperAnimal model takes the detector chosen (or none); the frame in view is
+        predicted again with the new boxes."""
+        if self.animal.wants_drawn_box and self.animal.drawn() is None:
+            self.animal.ask_for_box()
+            show_info(f"draw a rectangle around the animal in the '{BOX_LAYER}' layer")
+            return
+        session = self.session
+        if session is None or session.model is None:
+            return
+        model = session.model
+        dataset, detector = zoo_dataset(model), self.animal.detector
+        if dataset is None or detector == (model.detector.variant if model.top_down else None):
+            self.request_prediction(self.frame, force=True)
+            return
+
+        def swap():  # resolving the weights may download them: off the GUI thread
+            from ..model.detector import DetectorRef
+
+            model.detector = None if detector is None else DetectorRef.resolve(dataset, detector)
+
+        self.loader = create_worker(swap, _start_thread=False)
+        self.loader.returned.connect(lambda _: self._boxes_swapped())
+        self.loader.errored.connect(self._model_failed)
+        self.loader.start()
+
+    def _boxes_swapped(self) -> None:
+        self.loader = None
+        self.request_prediction(self.frame, force=True)
 
     def _load_active_model(self) -> None:
         session = self.session
@@ -395,10 +431,7 @@ class LabelingWidget(QWidget):
         """A round made a new active model: re-predict the frame in view at once, then its
         neighbours, then the suggested frames; older predictions show as stale meanwhile."""
         self._refresh = list(self.timeline.suggestions) if self.timeline is not None else []
-        if self.worker is not None:
-            self._wanted = self.frame
-        else:
-            self.request_prediction(self.frame, force=True)
+        self.request_prediction(self.frame, force=True)
 
     # -- frame changes ----------------------------------------------------------------------
     def _on_step(self, event=None) -> None:
@@ -577,7 +610,13 @@ class LabelingWidget(QWidget):
                 show_info("choose a model first")
             return
         if self.worker is not None:
-            self._wanted = frame
+            self._wanted, self._wanted_again = frame, force or self._wanted_again
+            return
+        boxes = self.animal.boxes()
+        if self.animal.wants_drawn_box and boxes is None:
+            if force:
+                self.animal.ask_for_box()
+                show_info(f"draw a rectangle around the animal in the '{BOX_LAYER}' layer")
             return
         frames = [f for f in range(frame, min(frame + 1 + PREFETCH, len(session)))]
         if not force:
@@ -586,7 +625,7 @@ class LabelingWidget(QWidget):
             return
 
         def run():
-            return session.predict(frames, batch_size=len(frames))
+            return session.predict(frames, batch_size=len(frames), boxes=boxes)
 
         self.worker = create_worker(run, _start_thread=False)
         self.worker.returned.connect(lambda _: self._prediction_done(frames))
@@ -595,9 +634,10 @@ class LabelingWidget(QWidget):
 
     def _prediction_done(self, frames: list[int]) -> None:
         self.worker = None
-        wanted, self._wanted = self._wanted, None
-        if wanted is not None and wanted != frames[0]:
-            self.request_prediction(wanted)
+        wanted, again = self._wanted, self._wanted_again
+        self._wanted, self._wanted_again = None, False
+        if wanted is not None and (again or wanted != frames[0]):
+            self.request_prediction(wanted, force=again)
         while self.worker is None and self._refresh and self.session is not None:
             frame = self._refresh.pop(0)  # stale suggested frames, one batch at a time
             if not self.session.has_prediction(frame):
@@ -605,7 +645,7 @@ class LabelingWidget(QWidget):
 
     def _prediction_failed(self, err: Exception) -> None:
         self.worker = None
-        self._wanted = None
+        self._wanted, self._wanted_again = None, False
         self._refresh = []
         show_error(str(err) if isinstance(err, SuperAnimalError) else f"prediction failed: {err!r}")
 
@@ -619,10 +659,10 @@ def _import_model_and_training_code() -> None:
         importlib.import_module(module)
 
 
-def _load_zoo_model(name: str):
+def _load_zoo_model(name: str, detector: str | None):
     from ..model.inference import load_model
 
-    return load_model(name, download=True)
+    return load_model(name, download=True, detector=detector)
 
 
 def _ignore_argument(action):

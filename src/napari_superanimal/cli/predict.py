@@ -1,9 +1,13 @@
 """``napari-superanimal predict VIDEO...``: keypoints on every frame, as a DeepLabCut ``.h5``.
 
 ``--model`` is a SuperAnimal dataset (weights from ``--weights``, the caches or the hub) or a
-model version trained in the video's project (``light_resnet18-r2``). One video runs here (whole
-frames, or top-down crops from a detector or a region, optionally tracked); several videos, or
-``--scheduler``, run on a dask cluster. This process alone writes the projects and files.
+model version trained in the video's project (``light_resnet18-r2``). A SuperAnimal model runs
+top-down as DeepLabCut runs it, on a crop around the box its zoo detector finds on each frame
+(``--detector``, ``fasterrcnn_resnet50_fpn_v2`` by default), or around a region (``--roi``),
+optionally tracked from frame to frame (``--track``); ``--full-frame`` feeds it whole frames.
+Versions trained here predict whole frames. One video runs here; several videos, or
+``--scheduler``, run on a dask cluster, with the same detector. This process alone writes the
+projects and files.
 """
 
 from __future__ import annotations
@@ -36,16 +40,21 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--project", help="project folder (default: <video>.superanimal beside it)")
     p.add_argument(
         "--detector",
-        help="top-down: crop each frame around the box of this SuperAnimal detector "
-        "(fasterrcnn_resnet50_fpn_v2 or fasterrcnn_mobilenet_v3_large_fpn)",
+        help="the SuperAnimal detector whose box each frame is cropped around: "
+        "fasterrcnn_resnet50_fpn_v2 (default) or fasterrcnn_mobilenet_v3_large_fpn",
     )
     p.add_argument("--detector-weights", help="the detector's snapshot file")
-    p.add_argument("--roi", help="top-down: crop every frame around this region X,Y,W,H")
+    p.add_argument("--roi", help="crop every frame around this region X,Y,W,H (no detector)")
+    p.add_argument(
+        "--full-frame",
+        action="store_true",
+        help="feed the SuperAnimal model whole frames (no detector)",
+    )
     p.add_argument(
         "--track",
         action="store_true",
-        help="crop around the previous frame's confident keypoints (first box from "
-        "--detector or --roi, again whenever the animal is lost)",
+        help="crop around the previous frame's confident keypoints (first box from the "
+        "detector or --roi, again whenever the animal is lost)",
     )
     p.add_argument(
         "--scheduler",
@@ -63,9 +72,10 @@ def run(args: argparse.Namespace) -> int:
 
     if len(args.video) > 1 or args.scheduler or args.workers:
         return _predict_on_cluster(args)
+    _check_box_options(args)
     video = open_video(args.video[0], store=stores_for(args)[args.video[0]])
     with project_and_model(args, video) as (project, model):
-        boxes = _box_source(args, model.device)
+        boxes = _box_source(args, model)
         with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
             poses = model.predict_video(
                 video,
@@ -85,6 +95,7 @@ def project_and_model(args: argparse.Namespace, video):
     from ..labels.project import Project, project_folder
     from ..model.resolve import resolve_model
     from ..model.versions import ModelVersions
+    from ..zoo.registry import DEFAULT_DETECTOR
 
     folder = Path(args.project) if args.project else project_folder(video)
     project = Project.open(folder) if Project.exists(folder) else None
@@ -96,6 +107,8 @@ def project_and_model(args: argparse.Namespace, video):
             device=args.device,
             download=not args.offline,
             versions=ModelVersions(project) if project else None,
+            detector=None if args.full_frame or args.roi else args.detector or DEFAULT_DETECTOR,
+            detector_weights=args.detector_weights,
         )
     except BaseException:
         if project is not None:
@@ -141,8 +154,9 @@ def _predict_on_cluster(args: argparse.Namespace) -> int:
     from ..cluster import ModelSpec, predict_videos
     from ..video import open_video
 
-    if args.detector or args.roi or args.track:
-        raise ValueError("--detector, --roi and --track work on one video without --scheduler")
+    _check_box_options(args)
+    if args.roi or args.track:
+        raise ValueError("--roi and --track work on one video without --scheduler")
     if args.out and len(args.video) > 1:
         raise ValueError("--out names one file: leave it out for several videos")
     stores = stores_for(args)
@@ -167,12 +181,21 @@ def _predict_on_cluster(args: argparse.Namespace) -> int:
     return 0
 
 
-def _box_source(args: argparse.Namespace, device):
-    """Whole frames (default), a detector's boxes, a fixed region, optionally tracked."""
-    from ..model.boxes import DetectorBoxes, RoiBoxes, TrackedBoxes
-
+def _check_box_options(args: argparse.Namespace) -> None:
+    """Refuse box options that contradict each other, before any work."""
     if args.detector and args.roi:
         raise ValueError("give --detector or --roi, not both")
+    if args.full_frame and (args.detector or args.roi or args.track):
+        raise ValueError("--full-frame feeds whole frames: leave out --detector, --roi, --track")
+    if args.detector and not args.model.startswith("superanimal_"):
+        raise ValueError("--detector needs a SuperAnimal --model (its detector's dataset)")
+
+
+def _box_source(args: argparse.Namespace, model):
+    """The model's own boxes (its detector, or whole frames), a fixed region, optionally
+    tracked from frame to frame."""
+    from ..model.boxes import DetectorBoxes, RoiBoxes, TrackedBoxes
+
     seed = None
     if args.roi:
         try:
@@ -182,22 +205,10 @@ def _box_source(args: argparse.Namespace, device):
         if len(region) != 4:
             raise ValueError(f"--roi wants X,Y,W,H in pixels, got {args.roi!r}")
         seed = RoiBoxes(region)  # says what is wrong with an empty or inverted region
-    elif args.detector:
-        from ..model.detector import load_detector
-
-        dataset = args.model if args.model.startswith("superanimal_") else None
-        if dataset is None:
-            raise ValueError("--detector needs a SuperAnimal --model (its detector's dataset)")
-        detector = load_detector(
-            dataset,
-            args.detector,
-            weights=args.detector_weights,
-            device=device,
-            download=not args.offline,
-        )
-        seed = DetectorBoxes(detector)
+    elif model.top_down:
+        seed = DetectorBoxes(model.detector.load(model.device))
     if args.track:
         if seed is None:
-            raise ValueError("--track needs a first box: give --detector or --roi")
+            raise ValueError("--track needs a first box: a SuperAnimal model's detector or --roi")
         return TrackedBoxes(seed)
     return seed

@@ -195,8 +195,8 @@ def _superanimal_predictions(session: Session) -> np.ndarray | None:
         from ..model.inference import load_model
 
         model = load_model("superanimal_topviewmouse", download=False)
-    except WeightsNotFoundError:
-        print("demo: no SuperAnimal weights in the local cache: a light network learns instead")
+    except WeightsNotFoundError as err:
+        print(f"demo: a light network learns instead of SuperAnimal: {err}")
         return None
     print(f"demo: SuperAnimal weights found ({model.weights}): using them for first predictions")
     channels = [model.keypoints.index(k) for k in KEYPOINTS]

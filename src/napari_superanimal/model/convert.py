@@ -77,7 +77,9 @@ def convert_keypoints(
     network.num_keypoints = len(keypoints)
     name = f"{model.name}-as-{len(keypoints)}kp"
     # no weights file: the re-headed network is not the one ``model.weights`` holds
-    return PoseEstimator(network, keypoints, device=model.device, name=name)
+    return PoseEstimator(
+        network, keypoints, device=model.device, name=name, detector=model.detector
+    )
 
 
 def _select(head: DeconvHead, source: list[int | None], per_keypoint: int) -> DeconvHead:

@@ -17,6 +17,7 @@ Example::
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ import torch
 from torch import nn
 
 from ..zoo import get_entry, resolve_weights
-from ..zoo.registry import DETECTORS
+from ..zoo.registry import DEFAULT_DETECTOR, DETECTORS
 from ._triton import keep_triton_out
 from .checkpoint import load_snapshot
 from .preprocess import crop_corners, normalize
@@ -124,3 +125,56 @@ def load_detector(
     network = DetectorNetwork(variant, box_score_thresh)
     load_snapshot(path, network)
     return AnimalDetector(network, device, name=f"{dataset}_{variant}", weights=path)
+
+
+@dataclass(frozen=True)
+class DetectorRef:
+    """Which detector finds a top-down model's animals: a zoo detector whose weights file is
+    already resolved. Small and hashable, so cluster workers and training children get it in
+    their task and load the network themselves (:meth:`load`, once per process)."""
+
+    dataset: str
+    variant: str
+    weights: str
+    box_score_thresh: float = BOX_SCORE_THRESHOLD
+
+    @classmethod
+    def resolve(
+        cls,
+        dataset: str,
+        variant: str | None = DEFAULT_DETECTOR,
+        weights: str | os.PathLike | None = None,
+        download: bool = True,
+    ) -> DetectorRef:
+        """The zoo detector ``variant`` of ``dataset``, its weights found like the pose
+        weights'; a missing file is a one-line error that also says how to go without."""
+        from ..errors import WeightsNotFoundError
+
+        entry = get_entry(dataset, variant or DEFAULT_DETECTOR)
+        if not entry.is_detector:
+            raise ValueError(
+                f"{entry.model} is a pose model, not a detector: choose one of {list(DETECTORS)}"
+            )
+        try:
+            path = resolve_weights(entry.weights, weights, download=download)
+        except WeightsNotFoundError as err:
+            raise WeightsNotFoundError(
+                f"{err} (the detector that finds each animal for SuperAnimal; "
+                "or predict whole frames: detector=None, --full-frame)"
+            ) from None
+        return cls(dataset, entry.model, str(path))
+
+    @property
+    def name(self) -> str:
+        return f"{self.dataset}_{self.variant}"
+
+    def load(self, device: str = "auto") -> AnimalDetector:
+        key = (self, str(device))
+        if key not in _LOADED:
+            network = DetectorNetwork(self.variant, self.box_score_thresh)
+            load_snapshot(self.weights, network)
+            _LOADED[key] = AnimalDetector(network, device, name=self.name, weights=self.weights)
+        return _LOADED[key]
+
+
+_LOADED: dict[tuple[DetectorRef, str], AnimalDetector] = {}  # one network per process and file

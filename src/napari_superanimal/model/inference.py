@@ -4,6 +4,12 @@
 workers all use. ``predict(frames)`` takes uint8 RGB ``(N, H, W, 3)`` and returns ``(N, K, 3)``
 rows of x, y, score in frame pixels.
 
+SuperAnimal models run as DeepLabCut 3 runs them: top-down, on a 256x256 crop around the box
+their zoo detector finds (``fasterrcnn_resnet50_fpn_v2`` unless ``detector=`` names another;
+``detector=None`` predicts whole frames). Every prediction path (``predict``,
+``predict_video``, and so Session, the CLI, cluster workers, adaptation and training rounds)
+takes the model's own boxes unless given others: ``boxes="frame"`` forces whole frames.
+
 Example::
 
     from napari_superanimal.model.inference import load_model
@@ -23,7 +29,8 @@ import numpy as np
 import torch
 
 from ..zoo import get_entry, resolve_weights
-from .boxes import BoxSource, RoiBoxes
+from ..zoo.registry import DEFAULT_DETECTOR
+from .boxes import BoxSource, DetectorBoxes, RoiBoxes
 from .checkpoint import load_snapshot
 from .decode import decode_heatmaps
 from .networks import PoseModel, build_network
@@ -37,6 +44,7 @@ from .preprocess import (
 )
 
 TOP_DOWN_SIZE = (256, 256)
+FULL_FRAME = "frame"  # ``boxes=FULL_FRAME``: whole frames even for a model with a detector
 
 
 def pick_device(device: str | torch.device | None = "auto") -> torch.device:
@@ -58,6 +66,7 @@ class PoseEstimator:
         weights: str | os.PathLike | None = None,
         optimize: bool = False,
         input_scale: float = 1.0,
+        detector=None,
     ):
         if not 0 < input_scale <= 4:
             raise ValueError(f"input_scale must be in (0, 4], got {input_scale}")
@@ -73,7 +82,30 @@ class PoseEstimator:
         self.weights = Path(weights) if weights is not None else None
         self.optimize = optimize
         self.input_scale = float(input_scale)
+        #: a :class:`~.detector.DetectorRef` (top-down: crops around its boxes) or None
+        self.detector = detector
         self._fast: torch.nn.Module | None = None
+
+    @property
+    def top_down(self) -> bool:
+        """Whether predictions crop around a detector's boxes by default."""
+        return self.detector is not None
+
+    def box_source(self, boxes=None) -> BoxSource | None:
+        """What ``boxes`` means for this model: None, the model's own (its detector's best
+        box, or whole frames without one); :data:`FULL_FRAME`, whole frames; a region
+        ``(x, y, w, h)``; or a :class:`~.boxes.BoxSource`. None from here: whole frames."""
+        if boxes is None:
+            if self.detector is None:
+                return None
+            return DetectorBoxes(self.detector.load(self.device))
+        if isinstance(boxes, str):
+            if boxes != FULL_FRAME:
+                raise ValueError(f"boxes={boxes!r}: give {FULL_FRAME!r}, a region or a source")
+            return None
+        if isinstance(boxes, BoxSource):
+            return boxes
+        return RoiBoxes(boxes)
 
     def weights_changed(self) -> None:
         """Call after changing ``network``'s weights (training): rebuilds the fused copy."""
@@ -125,16 +157,17 @@ class PoseEstimator:
     ) -> np.ndarray:
         """Keypoints ``(N, K, 3)`` (x, y, score) in frame pixels for ``(N, H, W, 3)`` frames.
 
-        Without ``boxes`` the network sees each whole frame (resized by ``input_scale``,
-        mirror-padded to a multiple of 32);
-        with ``boxes`` (``(N, 4)`` x, y, w, h, one per frame) it sees a 256x256 crop with context.
-        A frame whose box is NaN gets NaN keypoints with score 0.
+        With ``boxes`` (``(N, 4)`` x, y, w, h, one per frame) the network sees a 256x256 crop
+        with context around each; a frame whose box is NaN gets NaN keypoints with score 0.
+        Without them a top-down model takes its detector's best box on each frame; any other
+        model, or ``boxes="frame"``, sees each whole frame (resized by ``input_scale``,
+        mirror-padded to a multiple of 32).
         """
         frames = np.asarray(frames)
         if frames.ndim == 3:
             return self.predict(
                 frames[None],
-                None if boxes is None else np.asarray(boxes)[None],
+                boxes if boxes is None or isinstance(boxes, str) else np.asarray(boxes)[None],
                 batch_size,
                 subpixel,
             )[0]
@@ -142,6 +175,9 @@ class PoseEstimator:
             raise ValueError(
                 f"frames must be uint8 (N, H, W, 3), got {frames.dtype} {frames.shape}"
             )
+        if boxes is None or isinstance(boxes, str):
+            source = self.box_source(boxes)
+            boxes = None if source is None else source.boxes(frames)
         out = np.empty((len(frames), len(self.keypoints), 3), np.float32)
         for start in range(0, len(frames), batch_size):
             stop = min(start + batch_size, len(frames))
@@ -190,13 +226,13 @@ class PoseEstimator:
     ) -> np.ndarray:
         """Predict frames of a :class:`~napari_superanimal.video.Video` (all by default).
 
-        ``boxes`` is ``None`` (whole frames), a region ``(x, y, w, h)`` or a
+        ``boxes`` is ``None`` (the model's own: its detector, or whole frames), ``"frame"``
+        (whole frames), a region ``(x, y, w, h)`` or a
         :class:`~napari_superanimal.model.boxes.BoxSource` (detector, tracked). The next batch
         is read (from the store or the source) in a thread while the network runs on the
         current one. Returns ``(len(frames), K, 3)``.
         """
-        if boxes is not None and not isinstance(boxes, BoxSource):
-            boxes = RoiBoxes(boxes)
+        boxes = self.box_source(boxes)
         if boxes is not None and boxes.sequential:
             batch_size = 1
         indices = np.arange(len(video)) if frames is None else np.asarray(list(frames), int)
@@ -214,7 +250,7 @@ class PoseEstimator:
                 if b + 1 < len(batches):
                     pending = pool.submit(read, batches[b + 1])
                 if boxes is None:
-                    poses = self.predict(pixels, batch_size=len(batch))
+                    poses = self.predict(pixels, FULL_FRAME, batch_size=len(batch))
                 else:
                     poses = self.predict(pixels, boxes.boxes(pixels), batch_size=len(batch))
                     boxes.update(poses)
@@ -245,14 +281,22 @@ def estimator_from_snapshot(
     name: str = "",
     input_scale: float = 1.0,
     device: str = "auto",
+    detector=None,
 ) -> PoseEstimator:
     """A :class:`PoseEstimator` for a snapshot of a known architecture and keypoint set (a
-    version trained in a project, or a training round's base model)."""
+    version trained in a project, or a training round's base model); ``detector`` (a
+    :class:`~.detector.DetectorRef`) makes it top-down."""
     names = tuple(keypoints)
     network = build_network(arch, len(names))
     load_snapshot(path, network)
     return PoseEstimator(
-        network, names, device, name or Path(path).stem, weights=path, input_scale=input_scale
+        network,
+        names,
+        device,
+        name or Path(path).stem,
+        weights=path,
+        input_scale=input_scale,
+        detector=detector,
     )
 
 
@@ -263,18 +307,27 @@ def load_model(
     arch: str = "hrnet_w32",
     keypoints: Iterable[str] | None = None,
     download: bool = True,
+    detector: str | None = DEFAULT_DETECTOR,
+    detector_weights: str | os.PathLike | None = None,
 ) -> PoseEstimator:
     """Load a SuperAnimal model (or a light/custom one) ready to ``predict``.
 
     ``name`` is a SuperAnimal dataset (``superanimal_topviewmouse``, ``superanimal_quadruped``):
     its keypoints are known and its weights are resolved (``weights`` path, local caches, then
-    the hub). For any other name pass ``keypoints`` and, for trained weights, ``weights``;
-    without weights the network is randomly initialised (for training from scratch).
+    the hub), and so are its ``detector``'s (``detector_weights``): it runs top-down as in
+    DeepLabCut, unless ``detector=None`` (whole frames). For any other name pass ``keypoints``
+    and, for trained weights, ``weights``; without weights the network is randomly initialised
+    (for training from scratch).
     """
+    ref = None
     if name.startswith("superanimal_"):
         entry = get_entry(name, arch)
         names = tuple(keypoints) if keypoints is not None else entry.keypoints
         path = resolve_weights(entry.weights, weights, download=download)
+        if detector is not None:
+            from .detector import DetectorRef
+
+            ref = DetectorRef.resolve(name, detector, detector_weights, download=download)
     else:
         if keypoints is None:
             raise ValueError(f"{name!r} is not a SuperAnimal model: pass keypoints=[...]")
@@ -283,4 +336,6 @@ def load_model(
     network = build_network(arch, len(names))
     if path is not None:
         load_snapshot(path, network)
-    return PoseEstimator(network, names, device=device, name=f"{name}_{arch}", weights=path)
+    return PoseEstimator(
+        network, names, device=device, name=f"{name}_{arch}", weights=path, detector=ref
+    )

@@ -7,7 +7,8 @@ One place for the rules the widget, ``Session.open``, the CLI and cluster worker
 - any other name with ``weights`` that describe themselves (a version's ``snapshot.pt``, which
   records its architecture, keypoints and input scale) loads them as that version;
 - a SuperAnimal dataset name (``superanimal_topviewmouse``) loads the zoo model of ``arch``,
-  its weights resolved like every zoo file (``weights`` path, local caches, the hub);
+  its weights resolved like every zoo file (``weights`` path, local caches, the hub), with its
+  zoo ``detector`` (top-down, as DeepLabCut runs it; ``detector=None``: whole frames);
 - any other name is a network of ``arch`` for ``keypoints`` (random weights unless ``weights``).
 
 A ``conversion`` (a ``{project keypoint: model keypoint}`` dict, or a DeepLabCut ``config.yaml``
@@ -29,6 +30,7 @@ from pathlib import Path
 
 from ..errors import ConversionError
 from ..zoo import KEYPOINT_SETS
+from ..zoo.registry import DEFAULT_DETECTOR
 
 
 def conversion_keypoints(conversion) -> tuple[str, ...] | None:
@@ -56,6 +58,8 @@ def resolve_model(
     versions=None,
     device: str = "auto",
     download: bool = True,
+    detector: str | None = DEFAULT_DETECTOR,
+    detector_weights: str | os.PathLike | None = None,
 ):
     """The :class:`~.inference.PoseEstimator` that ``model`` names (see the module docstring),
     or None for None. ``versions`` (a :class:`~.versions.ModelVersions`) lets a project's own
@@ -88,6 +92,8 @@ def resolve_model(
                 arch=arch,
                 keypoints=None if conversion is not None else keypoints,
                 download=download,
+                detector=detector,
+                detector_weights=detector_weights,
             )
     if not isinstance(model, PoseEstimator):
         raise TypeError(f"a model is a PoseEstimator or a name, not {type(model).__name__}")

@@ -34,6 +34,7 @@ from ..model.versions import ModelVersions
 from ..video import open_video
 from ..video.video import Video
 from ..zoo import KEYPOINT_SETS
+from ..zoo.registry import DEFAULT_DETECTOR
 from .events import SessionEvents
 from .labeled import LabeledFrames
 from .predictions import PredictionCache
@@ -93,6 +94,8 @@ class Session:
         threshold: float = 0.5,
         conversion=None,
         restore_model: bool = True,
+        detector: str | None = DEFAULT_DETECTOR,
+        detector_weights: str | os.PathLike | None = None,
     ) -> Session:
         """Open a video (converting it in the background) with its project, created on first use.
 
@@ -107,6 +110,10 @@ class Session:
         ``conversion`` maps the project's own keypoints onto a SuperAnimal model's: a
         ``{project keypoint: model keypoint}`` dict, or a DeepLabCut ``config.yaml`` whose
         ``SuperAnimalConversionTables`` (and, without ``keypoints``, ``bodyparts``) are used.
+
+        A SuperAnimal model predicts top-down, as DeepLabCut runs it: on a crop around the box
+        its zoo ``detector`` finds (weights ``detector_weights`` or resolved like the pose
+        weights); ``detector=None`` predicts whole frames.
         """
         from ..model.resolve import conversion_keypoints, resolve_model
 
@@ -133,6 +140,8 @@ class Session:
                 versions=ModelVersions(proj) if proj else None,
                 device=device,
                 download=download,
+                detector=detector,
+                detector_weights=detector_weights,
             )
             if proj is None:
                 if estimator is not None:
@@ -271,7 +280,10 @@ class Session:
     ) -> np.ndarray:
         """Predict ``frames`` (default: all) with the model; stored in the project at once.
 
-        Safe to call from a worker thread while the GUI thread reads and edits.
+        ``boxes``: the model's own (None: a SuperAnimal model's detector, else whole frames),
+        ``"frame"``, a region ``(x, y, w, h)`` the user drew, or a
+        :class:`~napari_superanimal.model.boxes.BoxSource`. Safe to call from a worker thread
+        while the GUI thread reads and edits.
         """
         model = self._model
         if model is None:

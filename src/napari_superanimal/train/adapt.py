@@ -11,8 +11,8 @@ Defaults follow DeepLabCut 3's ``video_inference_superanimal(video_adapt=True)``
 dropped, the pose model trains ``pose_epochs=4`` epochs over them in batches of
 ``video_adapt_batch_size=8``. Where DeepLabCut writes a dropped keypoint as ``(0, 0)``, here it
 simply has no target (weight 0). DeepLabCut also adapts its detector (``detector_epochs=4``,
-boxes kept above ``bbox_threshold=0.9``); sessions here predict whole frames or fixed regions,
-so there is no detector to adapt.
+boxes kept above ``bbox_threshold=0.9``); here the base model's pseudo-labels come top-down
+from its detector's boxes (a SuperAnimal model), but the detector itself is not adapted.
 
 The round is :func:`~.finetune.run_round` with the pseudo-labels as extra samples (see
 :func:`adaptation_job`), so it shares the augmentation, memory replay on the user's frames,

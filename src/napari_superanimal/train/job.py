@@ -88,6 +88,7 @@ class BaseModel:
     input_scale: float
     weights: Path | None = None
     state: dict | None = None
+    detector: object = None  # its DetectorRef: it predicts top-down
 
     @classmethod
     def of(cls, estimator, version: str) -> BaseModel:
@@ -99,6 +100,7 @@ class BaseModel:
             estimator.input_scale,
             estimator.weights,
             state,
+            estimator.detector,
         )
 
     def load(self, device: str = "auto"):
@@ -113,11 +115,17 @@ class BaseModel:
                 name=self.version,
                 input_scale=self.input_scale,
                 device=device,
+                detector=self.detector,
             )
         network = build_network(self.arch, len(self.keypoints))
         network.load_state_dict(self.state, strict=True)
         return PoseEstimator(
-            network, self.keypoints, device, self.version, input_scale=self.input_scale
+            network,
+            self.keypoints,
+            device,
+            self.version,
+            input_scale=self.input_scale,
+            detector=self.detector,
         )
 
 

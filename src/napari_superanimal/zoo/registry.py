@@ -26,6 +26,7 @@ _REPOS = {
 KEYPOINT_SETS = {"superanimal_topviewmouse": TOPVIEWMOUSE, "superanimal_quadruped": QUADRUPED}
 POSE_MODELS = ("hrnet_w32", "resnet_50")
 DETECTORS = ("fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn")
+DEFAULT_DETECTOR = DETECTORS[0]  # DeepLabCut's default SuperAnimal detector
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,60 @@
+"""The dock's "Animal from" choice: SuperAnimal's detector (default), a box drawn in napari,
+or whole frames; the predictions shown follow it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from fixtures.zoo import MOBILENET
+from napari_superanimal import open_video
+from napari_superanimal._napari.boxes import BOX_LAYER
+from napari_superanimal._napari.forms import DRAWN_BOX, WHOLE_FRAME, ZOO_CHOICES
+from napari_superanimal.session import Session
+from napari_superanimal.zoo.registry import DEFAULT_DETECTOR
+
+pytestmark = [pytest.mark.gui, pytest.mark.slow]
+FRAME = 2
+
+
+def _shows(session, frame, expected) -> bool:
+    shown = session.prediction(frame)
+    return shown is not None and np.allclose(shown, expected, atol=1e-4, equal_nan=True)
+
+
+def test_the_animal_comes_from_the_detector_a_drawn_box_or_the_whole_frame(
+    zoo_cache, mouse_video, show, qtbot, tmp_path
+):
+    zoo_cache(detectors=(MOBILENET,))
+    path, _ = mouse_video(n_frames=4, size=(128, 160))
+    session = Session.open(open_video(path, convert=False))
+    widget = show(session, frame=FRAME)
+    form = widget.model_choice
+    assert form.boxes.value == f"detector {DEFAULT_DETECTOR}"  # DeepLabCut's pipeline
+    form.boxes.value = f"detector {MOBILENET}"
+    form.model.value = ZOO_CHOICES[0]
+    qtbot.waitUntil(lambda: session.has_prediction(FRAME), timeout=180_000)
+    model = session.model
+    assert model.detector.variant == MOBILENET
+    pixels = session.video.read_frame(FRAME)[None]
+    box = model.detector.load(model.device).best_boxes(pixels)
+    assert np.isfinite(box).all()
+    assert _shows(session, FRAME, model.predict(pixels, boxes=box)[0])
+
+    # A drawn box: the dock asks for it in a Shapes layer, then crops every frame around it.
+    form.boxes.value = DRAWN_BOX
+    layer = widget.viewer.layers[BOX_LAYER]
+    assert widget.viewer.layers.selection.active is layer and layer.mode == "add_rectangle"
+    region = (30.0, 20.0, 90.0, 70.0)  # x, y, w, h
+    expected = model.predict(pixels, boxes=np.array([region]))[0]
+    layer.add_rectangles(np.array([[20.0, 30.0], [90.0, 120.0]]))  # (row, column) corners
+    qtbot.waitUntil(lambda: _shows(session, FRAME, expected), timeout=180_000)
+    widget.viewer.screenshot(str(tmp_path / "drawn.png"), canvas_only=False)
+
+    # The whole frame: the model no longer needs its detector.
+    form.boxes.value = WHOLE_FRAME
+    qtbot.waitUntil(lambda: not model.top_down, timeout=60_000)
+    assert session.model is model
+    whole = model.predict(pixels)[0]
+    qtbot.waitUntil(lambda: _shows(session, FRAME, whole), timeout=180_000)
+    session.close()
