@@ -28,6 +28,9 @@ class BoxSource:
     def update(self, keypoints: np.ndarray) -> None:
         """Called with the ``(N, K, 3)`` keypoints predicted in the last :meth:`boxes` crops."""
 
+    def restart(self) -> None:
+        """The next frame does not follow the last one (a sequential source starts afresh)."""
+
 
 class RoiBoxes(BoxSource):
     """The same box on every frame (a region the user drew around the arena or the animal)."""
@@ -79,6 +82,9 @@ class TrackedBoxes(BoxSource):
         if self.last is None:
             return self.seed.boxes(frames)
         return self.last[None].copy()
+
+    def restart(self) -> None:
+        self.last = None
 
     def update(self, keypoints: np.ndarray) -> None:
         pts = keypoints[-1]

@@ -25,7 +25,7 @@ import torch
 from torch import nn
 
 from ..zoo import get_entry, resolve_weights
-from ..zoo.registry import DEFAULT_DETECTOR, DETECTORS
+from ..zoo.registry import DEFAULT_DETECTOR, DETECT_EVERY, DETECTORS
 from ._triton import keep_triton_out
 from .checkpoint import load_snapshot
 from .preprocess import crop_corners, normalize
@@ -129,14 +129,16 @@ def load_detector(
 
 @dataclass(frozen=True)
 class DetectorRef:
-    """Which detector finds a top-down model's animals: a zoo detector whose weights file is
-    already resolved. Small and hashable, so cluster workers and training children get it in
-    their task and load the network themselves (:meth:`load`, once per process)."""
+    """Which detector finds a top-down model's animals (a zoo detector whose weights file is
+    already resolved), and on a video how often it runs (:class:`~.tracking.Tracks`). Small
+    and hashable, so cluster workers and training children get it in their task and load the
+    network themselves (:meth:`load`, once per process)."""
 
     dataset: str
     variant: str
     weights: str
     box_score_thresh: float = BOX_SCORE_THRESHOLD
+    every: int = DETECT_EVERY  # on a video: frames between its runs (1: every frame)
 
     @classmethod
     def resolve(
@@ -145,11 +147,14 @@ class DetectorRef:
         variant: str | None = DEFAULT_DETECTOR,
         weights: str | os.PathLike | None = None,
         download: bool = True,
+        every: int = DETECT_EVERY,
     ) -> DetectorRef:
         """The zoo detector ``variant`` of ``dataset``, its weights found like the pose
         weights'; a missing file is a one-line error that also says how to go without."""
         from ..errors import WeightsNotFoundError
 
+        if int(every) < 1:
+            raise ValueError(f"the detector runs every 1 or more frames, not {every}")
         entry = get_entry(dataset, variant or DEFAULT_DETECTOR)
         if not entry.is_detector:
             raise ValueError(
@@ -162,7 +167,7 @@ class DetectorRef:
                 f"{err} (the detector that finds each animal for SuperAnimal; "
                 "or predict whole frames: detector=None, --full-frame)"
             ) from None
-        return cls(dataset, entry.model, str(path))
+        return cls(dataset, entry.model, str(path), every=int(every))
 
     @property
     def name(self) -> str:

@@ -91,14 +91,21 @@ class PoseEstimator:
         """Whether predictions crop around a detector's boxes by default."""
         return self.detector is not None
 
-    def box_source(self, boxes=None) -> BoxSource | None:
+    def box_source(self, boxes=None, video: bool = False) -> BoxSource | None:
         """What ``boxes`` means for this model: None, the model's own (its detector's best
-        box, or whole frames without one); :data:`FULL_FRAME`, whole frames; a region
-        ``(x, y, w, h)``; or a :class:`~.boxes.BoxSource`. None from here: whole frames."""
+        box, or whole frames without one; on a ``video``, the detector's animal followed from
+        frame to frame, :class:`~.tracking.Tracks`); :data:`FULL_FRAME`, whole frames; a
+        region ``(x, y, w, h)``; or a :class:`~.boxes.BoxSource`. None from here: whole
+        frames."""
         if boxes is None:
             if self.detector is None:
                 return None
-            return DetectorBoxes(self.detector.load(self.device))
+            detector = self.detector.load(self.device)
+            if video:
+                from .tracking import Tracks
+
+                return Tracks(detector, 1, every=self.detector.every)
+            return DetectorBoxes(detector)
         if isinstance(boxes, str):
             if boxes != FULL_FRAME:
                 raise ValueError(f"boxes={boxes!r}: give {FULL_FRAME!r}, a region or a source")
@@ -222,22 +229,54 @@ class PoseEstimator:
         frames: Iterable[int] | None = None,
         batch_size: int = 8,
         progress: Callable[[int, int], None] | None = None,
-        boxes: BoxSource | tuple | None = None,
+        boxes: BoxSource | tuple | str | None = None,
     ) -> np.ndarray:
         """Predict frames of a :class:`~napari_superanimal.video.Video` (all by default).
 
-        ``boxes`` is ``None`` (the model's own: its detector, or whole frames), ``"frame"``
-        (whole frames), a region ``(x, y, w, h)`` or a
-        :class:`~napari_superanimal.model.boxes.BoxSource` (detector, tracked). The next batch
-        is read (from the store or the source) in a thread while the network runs on the
-        current one. Returns ``(len(frames), K, 3)``.
+        ``boxes`` is ``None`` (the model's own: its detector's animal, followed from frame to
+        frame and detected again every ``detector.every`` frames or when lost; whole frames
+        without a detector), ``"frame"`` (whole frames), a region ``(x, y, w, h)`` or a
+        :class:`~napari_superanimal.model.boxes.BoxSource`. The next batch is read (from the
+        store or the source) in a thread while the network runs on the current one. Returns
+        ``(len(frames), K, 3)``.
         """
-        boxes = self.box_source(boxes)
+        source = self.box_source(boxes, video=True)
+        poses = self._follow(video, frames, batch_size, progress, source)
+        if poses.shape[1] != 1:
+            raise ValueError("these boxes hold several animals a frame: use predict_animals")
+        return poses[:, 0]
+
+    def predict_animals(
+        self,
+        video,
+        n_animals: int,
+        frames: Iterable[int] | None = None,
+        every: int | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        tracks=None,
+    ) -> np.ndarray:
+        """Keypoints of up to ``n_animals`` animals on frames of a video, ``(len(frames),
+        n_animals, K, 3)``, each animal in the same row on every frame (NaN, score 0: not
+        there). The detector runs every ``every`` frames (default: the detector's) and when an
+        animal is lost (:class:`~.tracking.Tracks`, or pass your own ``tracks``)."""
+        if tracks is None:
+            if self.detector is None:
+                raise ValueError(f"{self.name} has no detector: it cannot find several animals")
+            from .tracking import Tracks
+
+            detector = self.detector.load(self.device)
+            tracks = Tracks(detector, n_animals, every=every or self.detector.every)
+        return self._follow(video, frames, 1, progress, tracks)
+
+    def _follow(self, video, frames, batch_size, progress, boxes) -> np.ndarray:
+        """``(len(frames), A, K, 3)``: whole frames (A = 1), or crops around the boxes of
+        ``boxes`` (A of them a frame)."""
         if boxes is not None and boxes.sequential:
             batch_size = 1
         indices = np.arange(len(video)) if frames is None else np.asarray(list(frames), int)
         batches = [indices[i : i + batch_size] for i in range(0, len(indices), batch_size)]
-        out = np.empty((len(indices), len(self.keypoints), 3), np.float32)
+        out: np.ndarray | None = None
+        previous = None
 
         def read(batch: np.ndarray) -> np.ndarray:
             return np.stack([video.read_frame(int(i)) for i in batch])
@@ -250,14 +289,25 @@ class PoseEstimator:
                 if b + 1 < len(batches):
                     pending = pool.submit(read, batches[b + 1])
                 if boxes is None:
-                    poses = self.predict(pixels, FULL_FRAME, batch_size=len(batch))
+                    poses = self.predict(pixels, FULL_FRAME, batch_size=len(batch))[:, None]
                 else:
-                    poses = self.predict(pixels, boxes.boxes(pixels), batch_size=len(batch))
+                    if boxes.sequential and previous is not None and batch[0] != previous + 1:
+                        boxes.restart()  # a jump: the animal is not where it was
+                    previous = int(batch[-1])
+                    found = np.asarray(boxes.boxes(pixels)).reshape(len(batch), -1, 4)
+                    per = found.shape[1]
+                    seen = pixels if per == 1 else np.repeat(pixels, per, axis=0)
+                    poses = self.predict(seen, found.reshape(-1, 4), per * len(batch))
                     boxes.update(poses)
+                    poses = poses.reshape(len(batch), per, *poses.shape[1:])
+                if out is None:
+                    out = np.empty((len(indices), *poses.shape[1:]), np.float32)
                 out[done : done + len(batch)] = poses
                 done += len(batch)
                 if progress is not None:
                     progress(done, len(indices))
+        if out is None:
+            return np.empty((0, 1, len(self.keypoints), 3), np.float32)
         return out
 
 

@@ -27,6 +27,7 @@ KEYPOINT_SETS = {"superanimal_topviewmouse": TOPVIEWMOUSE, "superanimal_quadrupe
 POSE_MODELS = ("hrnet_w32", "resnet_50")
 DETECTORS = ("fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn")
 DEFAULT_DETECTOR = DETECTORS[0]  # DeepLabCut's default SuperAnimal detector
+DETECT_EVERY = 10  # on a video, frames between detector runs (benchmarks/bench_tracking.py)
 
 
 @dataclass(frozen=True)

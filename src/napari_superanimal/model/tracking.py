@@ -1,0 +1,172 @@
+"""Following animals from frame to frame, so the detector rarely runs.
+
+DeepLabCut runs its SuperAnimal detector on every frame (Faster R-CNN ResNet-50: about 7 s a
+frame on a 2-core CPU, 20-50x the pose network's crop). :class:`Tracks` runs it on the first
+frame, then every ``every`` frames, and on the next frame whenever an animal it follows is unsure
+(fewer than ``min_keypoints`` keypoints scoring ``min_score``). In between, each animal's box
+keeps the size the detector gave it and moves with the animal: by the mean displacement of its
+confident keypoints since the frame before, plus that displacement again for the frame ahead
+(constant velocity). With ``every=1`` every frame takes the detector's boxes, exactly as
+DeepLabCut does.
+
+When the detector runs, its boxes (the ``n_animals`` best that a crop can hold) are matched to
+the animals followed so far, so identities carry over: first by overlap with each animal's
+expected box (Hungarian assignment on 1 - IoU, pairs overlapping at least ``MIN_IOU``), then
+the rest by distance between box centres; a detection left over takes a free slot; an animal
+no detection claims is lost (NaN box: no animal there) until a detection does.
+
+Example::
+
+    from napari_superanimal.model.tracking import Tracks
+    tracks = Tracks(detector, n_animals=3, every=10)
+    poses = model.predict_animals(video, boxes=tracks)   # (T, 3, K, 3), identities kept
+    tracks.detections                                    # frames that ran the detector
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy.optimize import linear_sum_assignment
+
+from ..zoo.registry import DETECT_EVERY
+from .boxes import BoxSource
+from .preprocess import crop_corners
+
+MIN_IOU = 0.1  # a detection overlapping an animal's expected box less than this is matched
+# by distance, after the overlapping ones
+
+
+class Tracks(BoxSource):
+    """Boxes ``(n_animals, 4)`` x, y, w, h for one frame at a time, the same animal in the same
+    row on every frame (NaN rows: no animal); see the module docstring."""
+
+    sequential = True
+
+    def __init__(
+        self,
+        detector,
+        n_animals: int = 1,
+        every: int = DETECT_EVERY,
+        min_score: float = 0.5,
+        min_keypoints: int = 2,
+    ):
+        if n_animals < 1 or every < 1:
+            raise ValueError(f"n_animals and every must be at least 1, got {n_animals}, {every}")
+        self.detector = detector
+        self.n_animals = int(n_animals)
+        self.every = int(every)
+        self.min_score = min_score
+        self.min_keypoints = min_keypoints
+        self.origin = np.full((self.n_animals, 4), np.nan)  # each animal's last detection
+        self.moved = np.zeros((self.n_animals, 2))  # how far it moved since then
+        self.step = np.zeros((self.n_animals, 2))  # how far it moved in the last frame
+        self._last: list[np.ndarray | None] = [None] * self.n_animals  # confident keypoints
+        self._since: int | None = None  # frames since the detector ran (None: run it next)
+        self._detected = False  # the detector ran on the frame now being predicted
+        self.detections = 0  # frames on which the detector ran
+        self.frames = 0
+
+    def restart(self) -> None:
+        """The next frame does not follow the last one: run the detector on it."""
+        self._since = None
+        self.step[:] = 0
+        self._last = [None] * self.n_animals
+
+    def boxes(self, frames: np.ndarray) -> np.ndarray:
+        if len(frames) != 1:
+            raise ValueError("tracks follow one frame at a time")
+        self.frames += 1
+        self._detected = self._since is None or self._since + 1 >= self.every
+        if self._detected:
+            self._detect(frames)
+            self._since = 0
+            return self.origin.copy()
+        self._since += 1
+        return self.expected()
+
+    def expected(self) -> np.ndarray:
+        """Each animal's box on the next frame if it keeps moving as in the last one."""
+        box = self.origin.copy()
+        box[:, :2] += self.moved + self.step
+        return box
+
+    def update(self, keypoints: np.ndarray) -> None:
+        """The keypoints ``(n_animals, K, 3)`` predicted in this frame's boxes."""
+        for i, pts in enumerate(np.asarray(keypoints).reshape(self.n_animals, -1, 3)):
+            if not np.isfinite(self.origin[i]).all():
+                self._last[i] = None
+                continue
+            sure = np.isfinite(pts[:, :2]).all(axis=1) & (pts[:, 2] >= self.min_score)
+            if sure.sum() < self.min_keypoints:
+                self._since = None  # unsure: ask the detector on the next frame
+                self._last[i], self.step[i] = None, 0
+                continue
+            now = np.where(sure[:, None], pts[:, :2], np.nan)
+            before = self._last[i]
+            step = np.zeros(2)
+            if before is not None:
+                both = sure & np.isfinite(before).all(axis=1)
+                if both.sum() >= self.min_keypoints:
+                    step = (now[both] - before[both]).mean(axis=0)
+            if not self._detected:  # a detection frame's box is where the animal is
+                self.moved[i] += step
+            self.step[i] = step
+            self._last[i] = now
+
+    # -- the detector's frames --------------------------------------------------------------
+    def _detect(self, frames: np.ndarray) -> None:
+        self.detections += 1
+        ((found, _scores),) = self.detector.detect(frames, max_animals=self.n_animals)
+        found = [b for b in found if crop_corners(b) is not None][: self.n_animals]
+        slots = assign(self.expected(), np.asarray(found).reshape(-1, 4))
+        self.origin[:] = np.nan
+        self.moved[:] = 0
+        for i, j in enumerate(slots):
+            if np.isnan(j):
+                self._last[i], self.step[i] = None, 0
+            else:
+                self.origin[i] = found[int(j)]
+
+
+def assign(expected: np.ndarray, found: np.ndarray) -> np.ndarray:
+    """For each expected box (NaN rows: free slots), the index of the detection it becomes
+    (NaN: none); every detection gets a slot while slots are left, best-scoring first."""
+    slots = np.full(len(expected), np.nan)
+    alive = np.flatnonzero(np.isfinite(expected).all(axis=1))
+    left = list(range(len(found)))
+    if len(alive) and len(found):
+        overlap = iou(expected[alive], found)
+        rows, cols = linear_sum_assignment(1 - overlap)
+        for r, c in zip(rows, cols, strict=True):
+            if overlap[r, c] >= MIN_IOU:
+                slots[alive[r]] = c
+                left.remove(c)
+        waiting = [i for i in alive if np.isnan(slots[i])]
+        if waiting and left:
+            distance = np.linalg.norm(
+                _centres(expected[waiting])[:, None] - _centres(found[left])[None], axis=2
+            )
+            rows, cols = linear_sum_assignment(distance)
+            taken = [left[c] for c in cols]
+            for r, c in zip(rows, taken, strict=True):
+                slots[waiting[r]] = c
+            left = [c for c in left if c not in taken]
+    free = [i for i in range(len(expected)) if np.isnan(slots[i]) and i not in alive]
+    for i, c in zip(free, left, strict=False):  # detections come best-scoring first
+        slots[i] = c
+    return slots
+
+
+def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Intersection over union of every ``x, y, w, h`` box of ``a`` with every one of ``b``."""
+    ax0, ay0, ax1, ay1 = a[:, 0], a[:, 1], a[:, 0] + a[:, 2], a[:, 1] + a[:, 3]
+    bx0, by0, bx1, by1 = b[:, 0], b[:, 1], b[:, 0] + b[:, 2], b[:, 1] + b[:, 3]
+    w = np.clip(np.minimum(ax1[:, None], bx1) - np.maximum(ax0[:, None], bx0), 0, None)
+    h = np.clip(np.minimum(ay1[:, None], by1) - np.maximum(ay0[:, None], by0), 0, None)
+    inter = w * h
+    union = (a[:, 2] * a[:, 3])[:, None] + b[:, 2] * b[:, 3] - inter
+    return np.where(union > 0, inter / np.where(union > 0, union, 1), 0.0)
+
+
+def _centres(boxes: np.ndarray) -> np.ndarray:
+    return boxes[:, :2] + boxes[:, 2:] / 2

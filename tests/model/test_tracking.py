@@ -1,0 +1,137 @@
+"""Tracks: the detector runs rarely, identities carry over, DeepLabCut's every-frame boxes when
+asked."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from napari_superanimal.model.tracking import Tracks, assign, iou
+
+
+class Scripted:
+    """A detector that finds given boxes (best first) on successive calls, and counts them."""
+
+    def __init__(self, script):
+        self.script = list(script)
+        self.calls = 0
+
+    def detect(self, frames, max_animals=10):
+        found = np.asarray(self.script[min(self.calls, len(self.script) - 1)], float)
+        self.calls += 1
+        found = found.reshape(-1, 4)[:max_animals]
+        return [(found, np.linspace(0.9, 0.7, len(found)))]
+
+
+def animal(box, score=0.9):
+    """Keypoints on the corners of ``box``, all confident."""
+    x, y, w, h = box
+    pts = [[x, y], [x + w, y], [x, y + h], [x + w, y + h]]
+    return np.array([[px, py, score] for px, py in pts])
+
+
+FRAME = np.zeros((1, 100, 200, 3), np.uint8)
+
+
+def test_every_frame_takes_the_detectors_best_box_as_deeplabcut_does():
+    script = [[[10, 10, 30, 20], [50, 50, 20, 20]], [[12, 11, 30, 20]], []]
+    det = Scripted(script)
+    tracks = Tracks(det, 1, every=1)
+    got = []
+    for _ in script:
+        box = tracks.boxes(FRAME)
+        got.append(box[0])
+        tracks.update(animal(box[0])[None])
+    np.testing.assert_array_equal(got[0], [10, 10, 30, 20])
+    np.testing.assert_array_equal(got[1], [12, 11, 30, 20])
+    assert np.isnan(got[2]).all()  # no detection: no animal, never an exception
+    assert det.calls == 3
+
+
+def test_between_detections_the_box_moves_with_the_animal():
+    det = Scripted([[[10, 10, 30, 20]]])
+    tracks = Tracks(det, 1, every=5)
+    truth = np.array([10.0, 10, 30, 20])
+    for frame in range(12):
+        det.script = [[truth.tolist()]]  # the detector, when it runs, sees the animal
+        box = tracks.boxes(FRAME)[0]
+        if frame % 5 == 0:
+            np.testing.assert_array_equal(box, truth)
+        elif frame == 1:  # one frame seen: no speed known yet, the box stays
+            np.testing.assert_allclose(box, truth - [3, 0, 0, 0], atol=1e-9)
+        else:  # moving 3 px right a frame: the box follows at constant velocity
+            np.testing.assert_allclose(box, truth, atol=1e-9)
+        tracks.update(animal(truth)[None])
+        truth = truth + [3, 0, 0, 0]
+    assert det.calls == 3  # frames 0, 5 and 10
+    assert tracks.detections == 3 and tracks.frames == 12
+
+
+def test_an_unsure_animal_brings_the_detector_back_on_the_next_frame():
+    det = Scripted([[[10, 10, 30, 20]]])
+    tracks = Tracks(det, 1, every=100)
+    box = tracks.boxes(FRAME)[0]
+    tracks.update(animal(box, score=0.2)[None])
+    tracks.boxes(FRAME)
+    assert det.calls == 2
+    tracks.restart()  # a jump to another frame
+    tracks.boxes(FRAME)
+    assert det.calls == 3
+
+
+def test_identities_carry_over_when_animals_cross_and_the_detector_reorders_them():
+    # two animals walking past each other; the detector lists them in either order
+    a = np.array([0.0, 40, 20, 20])
+    b = np.array([180.0, 42, 20, 20])
+    det = Scripted([[a, b]])
+    tracks = Tracks(det, 2, every=3)
+    for frame in range(40):
+        det.script = [[b, a] if frame % 2 else [a, b]]
+        box = tracks.boxes(FRAME)
+        if frame:
+            assert iou(box[:1], a[None])[0, 0] > 0.5, frame  # row 0 is still animal a
+            assert iou(box[1:], b[None])[0, 0] > 0.5, frame
+        tracks.update(np.stack([animal(a), animal(b)]))
+        a, b = a + [5, 0, 0, 0], b - [5, 0, 0, 0]
+
+
+def test_more_detections_than_animals_keeps_the_best_and_free_slots_take_new_ones():
+    found = np.array([[0, 0, 10, 10], [50, 50, 10, 10], [90, 0, 10, 10.0]])
+    assert assign(np.full((2, 4), np.nan), found).tolist() == [0, 1]
+    expected = np.array([[51, 49, 10, 10], [np.nan] * 4])
+    assert assign(expected, found).tolist() == [1, 0]  # the overlap first, then a free slot
+    far = np.array([[0, 0, 10, 10.0]])
+    assert assign(np.array([[150, 80, 10, 10.0]]), far).tolist() == [0]  # by distance
+    assert np.isnan(assign(expected, np.zeros((0, 4)))).all()
+
+
+def test_tracks_refuse_nonsense_settings():
+    with pytest.raises(ValueError, match="at least 1"):
+        Tracks(Scripted([[]]), 0)
+    with pytest.raises(ValueError, match="one frame at a time"):
+        Tracks(Scripted([[]]), 1).boxes(np.zeros((2, 10, 10, 3), np.uint8))
+
+
+def test_a_video_runs_the_detector_again_after_a_jump_between_frames():
+    from napari_superanimal.model.inference import PoseEstimator
+    from napari_superanimal.model.networks import build_network
+
+    class Sure(PoseEstimator):  # the network's place: confident keypoints on the box's corners
+        def predict(self, frames, boxes=None, batch_size=8, subpixel=False):
+            return np.stack([animal(b)[:3] for b in np.asarray(boxes)]).astype(np.float32)
+
+    class Clip:
+        def __len__(self):
+            return 20
+
+        def read_frame(self, i):
+            return FRAME[0]
+
+    det = Scripted([[[10, 10, 30, 20]]])
+    model = Sure(build_network("light_resnet18", 3), "abc", device="cpu")
+    poses = model.predict_video(Clip(), [0, 1, 2, 10, 11], boxes=Tracks(det, 1, every=100))
+    assert det.calls == 2  # frames 0 and 10: frame 10 does not follow frame 2
+    assert poses.shape == (5, 3, 3)
+    with pytest.raises(ValueError, match="use predict_animals"):
+        model.predict_video(Clip(), [0], boxes=Tracks(Scripted([[]]), 2))
+    assert model.predict_animals(Clip(), 2, [0, 1], tracks=Tracks(det, 2)).shape == (2, 2, 3, 3)
