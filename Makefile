@@ -33,3 +33,4 @@ bench: setup
 	cd benchmarks && ../.venv/bin/python bench_faults.py
 	# DeepLabCut's side needs its own venv (bench_finetune_dlc.py's docstring sets it up)
 	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_topdown_dlc.py --dlc-python $(DLC_PYTHON); else echo "bench_topdown_dlc.py skipped: no DeepLabCut venv at $(DLC_PYTHON)"; fi
+	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_tracking.py --dlc-python $(DLC_PYTHON); else echo "bench_tracking.py skipped: no DeepLabCut venv at $(DLC_PYTHON)"; fi

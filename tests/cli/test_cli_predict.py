@@ -95,3 +95,22 @@ def test_superanimal_predicts_top_down_alone_and_on_a_cluster(mouse_video, zoo_c
     args = ["predict", str(videos[0]), "--full-frame", "--offline", "--quiet", "--out", str(whole)]
     assert main(args) == 0
     assert not np.allclose(pd.read_hdf(whole, key="df_with_missing").to_numpy(), expect, atol=1)
+
+
+@pytest.mark.slow
+def test_several_animals_keep_their_rows_in_a_multi_animal_h5(mouse_video, zoo_cache, capsys):
+    from movement.io import load_poses
+
+    zoo_cache(detectors=(MOBILENET,))
+    video, _ = mouse_video(n_frames=4, seed=3)
+    args = ["predict", str(video), "--detector", MOBILENET, "--individuals", "2", "--offline"]
+    assert main([*args, "--quiet"]) == 0
+    captured = capsys.readouterr()
+    out = captured.out.strip().splitlines()[-1]
+    assert "does not keep them" in captured.err  # said, not silently dropped
+    with Session.open(video, "superanimal_topviewmouse", detector=MOBILENET) as s:
+        expect = s.model.predict_animals(s.video, 2)
+    ds = load_poses.from_dlc_file(out, fps=30)
+    assert list(ds.individuals.values) == ["animal0", "animal1"]
+    got = ds.position.values.transpose(0, 3, 2, 1)  # (time, individuals, keypoints, space)
+    np.testing.assert_allclose(got, expect[..., :2], atol=1e-4)

@@ -209,7 +209,7 @@ def test_cli_predict_writes_a_deeplabcut_h5(video_copy, tmp_path):
     assert proc.returncode == 0, proc.stderr[-2000:]
     df = pd.read_hdf(out, key="df_with_missing")
     assert df.shape == (150, 27 * 3)
-    assert list(df.columns.names) == ["scorer", "individuals", "bodyparts", "coords"]
+    assert list(df.columns.names) == ["scorer", "bodyparts", "coords"]  # one animal
     assert df.columns.get_level_values("bodyparts")[0] == "nose"
     assert set(df.columns.get_level_values("coords")) == {"x", "y", "likelihood"}
     likelihood = df.xs("likelihood", level="coords", axis=1).to_numpy()

@@ -162,6 +162,9 @@ def test_cli_ingest_prints_the_store_path(video_copy):
     [
         ([], "fasterrcnn_resnet50_fpn_v2.pt: not in the local caches"),  # the default detector
         (["--track", "--full-frame"], "--full-frame feeds whole frames"),
+        (["--detect-every", "0"], "--detect-every is 1 or more frames"),
+        (["--individuals", "0"], "--individuals is 1 or more animals"),
+        (["--individuals", "2", "--full-frame"], "not with --roi, --full-frame"),
         (["--detector", "hrnet_w32"], "is a pose model, not a detector"),
         (["--model", "light_resnet18-r9", "--detector", "x"], "needs a SuperAnimal --model"),
         (["--roi", "1,2,3"], "--roi wants X,Y,W,H"),

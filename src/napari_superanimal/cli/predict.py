@@ -2,9 +2,11 @@
 
 ``--model`` is a SuperAnimal dataset (weights from ``--weights``, the caches or the hub) or a
 model version trained in the video's project (``light_resnet18-r2``). A SuperAnimal model runs
-top-down as DeepLabCut runs it, on a crop around the box its zoo detector finds on each frame
-(``--detector``, ``fasterrcnn_resnet50_fpn_v2`` by default), or around a region (``--roi``),
-optionally tracked from frame to frame (``--track``); ``--full-frame`` feeds it whole frames.
+top-down as DeepLabCut runs it, on a crop around the box its zoo detector finds
+(``--detector``, ``fasterrcnn_resnet50_fpn_v2`` by default), the animal followed from frame to
+frame between detector runs (every ``--detect-every`` frames, 1 for every frame as DeepLabCut,
+and whenever the animal is lost), or around a region (``--roi``, optionally ``--track``ed);
+``--full-frame`` feeds it whole frames.
 Versions trained here predict whole frames. One video runs here; several videos, or
 ``--scheduler``, run on a dask cluster, with the same detector. This process alone writes the
 projects and files.
@@ -14,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 from pathlib import Path
 
+from ..zoo.registry import DETECT_EVERY
 from ._common import add_quiet, add_store_options, frame_bar, stores_for
 
 HELP = "predict keypoints on every frame; write a DLC .h5"
@@ -44,6 +48,13 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         "fasterrcnn_resnet50_fpn_v2 (default) or fasterrcnn_mobilenet_v3_large_fpn",
     )
     p.add_argument("--detector-weights", help="the detector's snapshot file")
+    p.add_argument(
+        "--detect-every",
+        type=int,
+        default=DETECT_EVERY,
+        help=f"run the detector every N frames (default {DETECT_EVERY}) and whenever the animal "
+        "is lost; between, its box follows the animal. 1: every frame, as DeepLabCut",
+    )
     p.add_argument("--roi", help="crop every frame around this region X,Y,W,H (no detector)")
     p.add_argument(
         "--full-frame",
@@ -53,8 +64,15 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--track",
         action="store_true",
-        help="crop around the previous frame's confident keypoints (first box from the "
-        "detector or --roi, again whenever the animal is lost)",
+        help="with --roi: crop around the previous frame's confident keypoints (the region "
+        "again whenever the animal is lost)",
+    )
+    p.add_argument(
+        "--individuals",
+        type=int,
+        default=1,
+        help="animals to follow at once (default 1): each keeps its row from frame to frame; "
+        "more than 1 writes DeepLabCut's multi-animal .h5 (individuals animal0, animal1, ...)",
     )
     p.add_argument(
         "--scheduler",
@@ -75,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     _check_box_options(args)
     video = open_video(args.video[0], store=stores_for(args)[args.video[0]])
     with project_and_model(args, video) as (project, model):
+        if args.individuals > 1:
+            return _predict_animals(args, video, model)
         boxes = _box_source(args, model)
         with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
             poses = model.predict_video(
@@ -116,6 +136,8 @@ def project_and_model(args: argparse.Namespace, video):
         raise
     if project is not None:
         project.close()
+    if model.top_down:
+        model.detector = dataclasses.replace(model.detector, every=args.detect_every)
     with project_for(args, video, model) as project:
         yield project, model
 
@@ -147,6 +169,31 @@ def _save(args, project, video, model, poses) -> None:
     print(out)
 
 
+def _predict_animals(args: argparse.Namespace, video, model) -> int:
+    """Several animals, each followed from frame to frame: a multi-animal ``.h5``. The
+    project's store holds one animal a frame, so these predictions stay in the file."""
+    import sys
+
+    from ..labels.io.dlc import save_dlc_predictions
+
+    if not model.top_down:
+        raise ValueError("--individuals needs a SuperAnimal model and its detector")
+    with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
+        poses = model.predict_animals(
+            video, args.individuals, progress=lambda done, total: bar.update(done - bar.n)
+        )
+    stem = Path(video.name).stem
+    out = Path(args.out) if args.out else video.local_folder / f"{stem}_{model.name}.h5"
+    save_dlc_predictions(out, poses, model.keypoints, scorer=model.name)
+    print(
+        f"napari-superanimal: {args.individuals} animals a frame are in {out.name}; the "
+        "project's label store holds one animal a frame, so it does not keep them",
+        file=sys.stderr,
+    )
+    print(out)
+    return 0
+
+
 def _predict_on_cluster(args: argparse.Namespace) -> int:
     """Many videos (or ``--scheduler``): ingest and predict on dask.distributed; this process
     alone writes projects and ``.h5`` files. The model is described to the workers
@@ -155,8 +202,8 @@ def _predict_on_cluster(args: argparse.Namespace) -> int:
     from ..video import open_video
 
     _check_box_options(args)
-    if args.roi or args.track:
-        raise ValueError("--roi and --track work on one video without --scheduler")
+    if args.roi or args.track or args.individuals > 1:
+        raise ValueError("--roi, --track and --individuals work on one video without --scheduler")
     if args.out and len(args.video) > 1:
         raise ValueError("--out names one file: leave it out for several videos")
     stores = stores_for(args)
@@ -189,14 +236,21 @@ def _check_box_options(args: argparse.Namespace) -> None:
         raise ValueError("--full-frame feeds whole frames: leave out --detector, --roi, --track")
     if args.detector and not args.model.startswith("superanimal_"):
         raise ValueError("--detector needs a SuperAnimal --model (its detector's dataset)")
+    if args.detect_every < 1:
+        raise ValueError(f"--detect-every is 1 or more frames, not {args.detect_every}")
+    if args.individuals < 1:
+        raise ValueError(f"--individuals is 1 or more animals, not {args.individuals}")
+    if args.individuals > 1 and (args.roi or args.full_frame):
+        raise ValueError(
+            "--individuals follows the detector's animals: not with --roi, --full-frame"
+        )
 
 
 def _box_source(args: argparse.Namespace, model):
-    """The model's own boxes (its detector, or whole frames), a fixed region, optionally
-    tracked from frame to frame."""
-    from ..model.boxes import DetectorBoxes, RoiBoxes, TrackedBoxes
+    """A fixed region (optionally tracked), or None: the model's own boxes (its detector's
+    animal followed from frame to frame, or whole frames)."""
+    from ..model.boxes import RoiBoxes, TrackedBoxes
 
-    seed = None
     if args.roi:
         try:
             region = [float(v) for v in args.roi.split(",")]
@@ -205,10 +259,7 @@ def _box_source(args: argparse.Namespace, model):
         if len(region) != 4:
             raise ValueError(f"--roi wants X,Y,W,H in pixels, got {args.roi!r}")
         seed = RoiBoxes(region)  # says what is wrong with an empty or inverted region
-    elif model.top_down:
-        seed = DetectorBoxes(model.detector.load(model.device))
-    if args.track:
-        if seed is None:
-            raise ValueError("--track needs a first box: a SuperAnimal model's detector or --roi")
-        return TrackedBoxes(seed)
-    return seed
+        return TrackedBoxes(seed) if args.track else seed
+    if args.track and not model.top_down:
+        raise ValueError("--track needs a first box: a SuperAnimal model's detector or --roi")
+    return None  # a detector's animal is tracked already

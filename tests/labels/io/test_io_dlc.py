@@ -19,8 +19,10 @@ from napari_superanimal.errors import LabelFormatError, VideoError
 from napari_superanimal.labels.io.dlc import (
     load_dlc_config,
     load_dlc_labels,
+    load_dlc_predictions,
     load_dlc_project,
     save_dlc_labels,
+    save_dlc_predictions,
 )
 from napari_superanimal.session import Session
 from napari_superanimal.video import open_video
@@ -317,3 +319,25 @@ def test_real_reaching_project_imports(tmp_path):
         assert s.import_labels(reaching) == 55
         assert s.labels(0)["Hand"].x == original.iloc[0][("Mackenzie", "Hand", "x")]
         assert "Tongue" not in s.labels(0)  # NaN in the file
+
+
+def test_prediction_files_take_deeplabcuts_single_and_multi_animal_layouts(tmp_path):
+    from movement.io import load_poses
+
+    rng = np.random.default_rng(1)
+    one = rng.uniform(5, 90, (6, 4, 3)).astype(np.float32)
+    one[..., 2] = 0.7
+    path = save_dlc_predictions(tmp_path / "oneDLC_sa.h5", one, BODYPARTS, scorer="sa")
+    # one animal: no individuals level, as analyze_videos writes a single-animal project's
+    assert pd.read_hdf(path).columns.names == ["scorer", "bodyparts", "coords"]
+    np.testing.assert_allclose(load_dlc_predictions(path).xy, one[..., :2], rtol=1e-6)
+    assert load_poses.from_dlc_file(path, fps=30).position.shape == (6, 2, 4, 1)
+
+    three = rng.uniform(5, 90, (6, 3, 4, 3)).astype(np.float32)
+    three[..., 2] = 0.8
+    path = save_dlc_predictions(tmp_path / "threeDLC_sa.h5", three, BODYPARTS, scorer="sa")
+    df = pd.read_hdf(path)
+    assert df.columns.names == ["scorer", "individuals", "bodyparts", "coords"]
+    ds = load_poses.from_dlc_file(path, fps=30)
+    assert list(ds.individuals.values) == ["animal0", "animal1", "animal2"]
+    np.testing.assert_allclose(ds.position.values[4, :, 2, 1], three[4, 1, 2, :2], rtol=1e-6)

@@ -2,9 +2,10 @@
 
 A prediction file (``<video>DLC_<scorer>.h5``) is a pandas DataFrame under the HDF5 key
 ``df_with_missing``, one row per video frame; its columns are ``scorer / bodyparts / coords`` with
-coords ``x, y, likelihood`` (DeepLabCut's single-animal layout), or ``scorer / individuals /
-bodyparts / coords`` (its multi-animal one). Both are read; this module writes the multi-animal
-layout with one individual, as before.
+coords ``x, y, likelihood`` (DeepLabCut's single-animal layout, as ``analyze_videos`` writes it
+for a single-animal project), or ``scorer / individuals / bodyparts / coords`` (its multi-animal
+one, as ``video_inference_superanimal`` writes it, individuals ``animal0``, ``animal1``, ...).
+Both are read; one animal is written in the first, several in the second.
 
 Example::
 
@@ -29,17 +30,34 @@ from ...model import LabelTable
 from .labels import H5_KEY, read_h5, table_from_frame
 
 
+def individual_names(n: int) -> list[str]:
+    """DeepLabCut's names for ``n`` animals found by SuperAnimal: ``animal0``, ``animal1``..."""
+    return [f"animal{i}" for i in range(n)]
+
+
 def predictions_frame(
-    poses: np.ndarray, keypoints: Sequence[str], scorer: str, individual: str = "animal0"
+    poses: np.ndarray,
+    keypoints: Sequence[str],
+    scorer: str,
+    individuals: Sequence[str] | None = None,
 ) -> pd.DataFrame:
-    """``(T, K, 3)`` x, y, likelihood -> DeepLabCut's multi-index DataFrame."""
+    """DeepLabCut's multi-index DataFrame of ``(T, K, 3)`` x, y, likelihood (its single-animal
+    layout), or of ``(T, A, K, 3)`` for ``individuals`` (default ``animal0``...; its
+    multi-animal layout)."""
     poses = np.asarray(poses, dtype=np.float64)
-    if poses.ndim != 3 or poses.shape[1:] != (len(keypoints), 3):
-        raise ValueError(f"poses must be (T, {len(keypoints)}, 3), got {poses.shape}")
-    columns = pd.MultiIndex.from_product(
-        [[scorer], [individual], list(keypoints), ["x", "y", "likelihood"]],
-        names=["scorer", "individuals", "bodyparts", "coords"],
-    )
+    k = len(keypoints)
+    if poses.ndim == 3 and poses.shape[1:] == (k, 3) and individuals is None:
+        levels = [[scorer], list(keypoints), ["x", "y", "likelihood"]]
+        names = ["scorer", "bodyparts", "coords"]
+    elif poses.ndim == 4 and poses.shape[2:] == (k, 3):
+        individuals = list(individuals or individual_names(poses.shape[1]))
+        if len(individuals) != poses.shape[1]:
+            raise ValueError(f"{len(individuals)} names for {poses.shape[1]} animals")
+        levels = [[scorer], individuals, list(keypoints), ["x", "y", "likelihood"]]
+        names = ["scorer", "individuals", "bodyparts", "coords"]
+    else:
+        raise ValueError(f"poses must be (T, {k}, 3) or (T, animals, {k}, 3), got {poses.shape}")
+    columns = pd.MultiIndex.from_product(levels, names=names)
     return pd.DataFrame(poses.reshape(len(poses), -1), columns=columns)
 
 
@@ -48,10 +66,11 @@ def save_dlc_predictions(
     poses: np.ndarray,
     keypoints: Sequence[str],
     scorer: str,
-    individual: str = "animal0",
+    individuals: Sequence[str] | None = None,
     metadata: dict | None = None,
 ) -> Path:
-    """Write predictions as a DeepLabCut ``.h5`` (atomically: temp file + rename).
+    """Write predictions, ``(T, K, 3)`` for one animal or ``(T, A, K, 3)`` for several (see
+    :func:`predictions_frame`), as a DeepLabCut ``.h5`` (atomically: temp file + rename).
 
     ``metadata`` (JSON-able, e.g. the smoothing applied) goes into the HDF5 attribute
     ``napari_superanimal`` of the table, as JSON text (:func:`read_export_metadata`); DLC and
@@ -63,7 +82,7 @@ def save_dlc_predictions(
         movement.io.load_poses.from_dlc_file("mouseDLC_superanimal.h5")
     """
     path = Path(path)
-    frame = predictions_frame(poses, keypoints, scorer, individual)
+    frame = predictions_frame(poses, keypoints, scorer, individuals)
     with atomic_path(path) as tmp:
         frame.to_hdf(tmp, key=H5_KEY, mode="w", format="table")
         if metadata:
