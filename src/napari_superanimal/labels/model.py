@@ -8,8 +8,9 @@
 - :class:`Point`: one user point as the label store keeps it; :class:`FramePoint`: one point as
   a frame shows it (any kind, with a score).
 - :class:`LabelTable`: the labels of one video in memory, one row per frame, one column per
-  keypoint. Each format module (:mod:`.io`) turns its file into a table and back; checks happen
-  here, at the boundary, before anything reaches the label store: a malformed file raises
+  keypoint (one animal's; :class:`AnimalTables` holds one per animal). Each format module
+  (:mod:`.io`) turns its file into a table and back; checks happen here, at the boundary,
+  before anything reaches the label store: a malformed file raises
   :class:`~napari_superanimal.errors.LabelFormatError` whose one line names the file and the
   problem, and nothing is imported.
 
@@ -59,6 +60,10 @@ class PointKind(str, Enum):
         return self in USER_KINDS
 
 
+#: The individual of every point in a single-animal project (and of every label made before
+#: projects had individuals).
+ONE_ANIMAL = ""
+
 #: The kinds of point the label store holds: the user's own.
 USER_KINDS = frozenset({PointKind.LABELED, PointKind.ACCEPTED, PointKind.HIDDEN})
 
@@ -68,13 +73,15 @@ class Point:
     """One keypoint's label on one frame, as the label store keeps it.
 
     ``x``/``y`` may be None for a hidden point whose position was never known;
-    ``model_version`` is the model a moved or accepted prediction came from."""
+    ``model_version`` is the model a moved or accepted prediction came from; ``individual``
+    the animal it belongs to (:data:`ONE_ANIMAL` in a single-animal project)."""
 
     keypoint: str
     x: float | None
     y: float | None
     state: PointKind
     model_version: str | None = None
+    individual: str = ONE_ANIMAL
 
     def __post_init__(self):
         object.__setattr__(self, "state", PointKind(self.state))
@@ -85,13 +92,14 @@ class Point:
 @dataclass(frozen=True)
 class FramePoint:
     """What to draw for one keypoint on one frame: any :class:`PointKind`, with ``score`` the
-    prediction's confidence (1.0 for the user's points)."""
+    prediction's confidence (1.0 for the user's points), and the animal it belongs to."""
 
     keypoint: str
     x: float
     y: float
     kind: PointKind
     score: float
+    individual: str = ONE_ANIMAL
 
 
 @dataclass
@@ -241,6 +249,48 @@ class LabelTable:
         if self.images is not None:
             return self.images[row]
         return f"frame {self.frames[row]}"
+
+
+@dataclass
+class AnimalTables:
+    """The labels of several animals in one video (a DeepLabCut multi-animal file): one
+    :class:`LabelTable` per individual, in the file's order, all on the same rows."""
+
+    individuals: tuple[str, ...]
+    tables: dict[str, LabelTable]
+    skeleton: list[tuple[str, str]] = field(default_factory=list)
+
+    @property
+    def first(self) -> LabelTable:
+        return self.tables[self.individuals[0]]
+
+    @property
+    def keypoints(self) -> tuple[str, ...]:
+        return self.first.keypoints
+
+    @property
+    def frames(self) -> list[int]:
+        return self.first.frames
+
+    @property
+    def video(self) -> str | None:
+        return self.first.video
+
+    @property
+    def meta(self) -> dict:
+        return self.first.meta
+
+    @property
+    def images(self) -> list[str] | None:
+        return self.first.images
+
+    @images.setter
+    def images(self, names: Sequence[str] | None) -> None:
+        for table in self.tables.values():
+            table.images = None if names is None else list(names)
+
+    def __len__(self) -> int:
+        return len(self.first)
 
 
 def frame_number(image: str) -> int:

@@ -2,7 +2,7 @@
 
 Layout::
 
-    project.json        format, version, keypoints, skeleton, videos, model versions
+    project.json        format, version, keypoints, skeleton, individuals, videos, models
     labels.sqlite       the user's labels (:class:`~.store.LabelStore`), never written by models
     predictions.zarr/   one (T, K, 3) float32 array (x, y, score) per video and model version
     models/             fine-tuned model versions (see :mod:`napari_superanimal.model.versions`)
@@ -34,6 +34,7 @@ from ..atomic import atomic_path
 from ..errors import ProjectError
 from ..video import Video
 from ..video.location import STORE_SUFFIX, is_url, name_of
+from .model import ONE_ANIMAL
 from .store import LabelStore
 
 FORMAT = "napari-superanimal.project"
@@ -129,7 +130,13 @@ class Project:
                 f"{file}: project format v{meta['version']} is newer than this "
                 f"napari-superanimal understands (v{VERSION}); upgrade it"
             )
-        return cls(folder, meta, LabelStore.open(folder / "labels.sqlite", readonly=readonly))
+        project = cls(folder, meta, LabelStore.open(folder / "labels.sqlite", readonly=readonly))
+        try:
+            project._settle_individuals()
+        except BaseException:
+            project.close()
+            raise
+        return project
 
     @staticmethod
     def exists(folder: str | os.PathLike) -> bool:
@@ -198,6 +205,39 @@ class Project:
             raise ProjectError(f"{self.folder}: skeleton names unknown keypoints {sorted(unknown)}")
         self.meta["skeleton"] = [list(p) for p in skeleton]
         self._save_meta()
+
+    @property
+    def individuals(self) -> tuple[str, ...]:
+        """The animals the project labels; empty for a single-animal project, whose points all
+        belong to :data:`~.model.ONE_ANIMAL`."""
+        return tuple(self.meta.get("individuals") or ())
+
+    def set_individuals(self, names: Sequence[str]) -> None:
+        """Name the animals the project labels (DeepLabCut's ``individuals``). A single-animal
+        project's labels become the first animal's; an animal that has labels cannot be left
+        out (move them first: :meth:`~.store.LabelStore.reassign`)."""
+        names = [str(n) for n in names]
+        if len(set(names)) != len(names) or ONE_ANIMAL in names:
+            raise ProjectError(f"{self.folder}: individual names must be unique and non-empty")
+        dropped = self.labels.individual_names() - set(names) - {ONE_ANIMAL}
+        if dropped:
+            raise ProjectError(
+                f"{self.folder}: {', '.join(sorted(dropped))} still have labels; move or "
+                "delete them before leaving them out"
+            )
+        if not names and self.individuals and self.labels.individual_names():
+            raise ProjectError(f"{self.folder}: its animals have labels; it stays multi-animal")
+        self.meta["individuals"] = names
+        self._save_meta()
+        self._settle_individuals()
+
+    def _settle_individuals(self) -> None:
+        """Give the one animal's labels to the first individual, once a project has
+        individuals (also finishes that move if it was cut off)."""
+        if not self.individuals or self.readonly:
+            return
+        for video in self.labels.videos_with(ONE_ANIMAL):
+            self.labels.reassign(video, {ONE_ANIMAL: self.individuals[0]})
 
     def check_model(self, model_name: str, model_keypoints: Sequence[str]) -> None:
         """Refuse a model whose keypoints are not this project's (no conversion table yet)."""

@@ -1,17 +1,22 @@
 """The label store: every keypoint edit committed to SQLite (WAL) before it counts as done.
 
-One row per (video, frame, keypoint) holds x, y, a state (``labeled`` by hand, ``hidden`` /
-occluded, ``accepted`` from a prediction), the model version a point came from, and when it
-changed. Every edit also appends its before/after to ``history``, which gives undo, redo and an
-audit trail. Reads for one frame use the primary key, so they cost O(keypoints) whatever the
-number of labeled frames. The schema is versioned: newer files are refused, not misread. Only
-one process may write (a lock file beside the database); a second one gets a clear error.
+One row per (video, frame, individual, keypoint) holds x, y, a state (``labeled`` by hand,
+``hidden`` / occluded, ``accepted`` from a prediction), the model version a point came from, and
+when it changed. ``individual`` names the animal a point belongs to; a single-animal project
+keeps every point under :data:`~.model.ONE_ANIMAL` (``""``). Every edit also appends its
+before/after to ``history``, which gives undo, redo and an audit trail. Reads for one frame use
+the primary key, so they cost O(keypoints) whatever the number of labeled frames. The schema is
+versioned: newer files are refused, not misread; a file from an older version migrates in place
+when opened for writing (one transaction, row counts checked, a copy of the old file kept beside
+it as ``labels.sqlite.v1.bak``) and is read as it is when opened read-only. Only one process may
+write (a lock file beside the database); a second one gets a clear error.
 
 Example::
 
     from napari_superanimal.labels.store import LabelStore
     with LabelStore.open("project/labels.sqlite") as store:
         store.set_point("mouse.mp4", 10, "nose", 101.5, 80.0)
+        store.set_point("mice.mp4", 10, "nose", 50.0, 60.0, individual="mouse2")
         store.undo()
 """
 
@@ -24,33 +29,45 @@ import sqlite3
 import threading
 import time
 from collections.abc import Iterable
+from dataclasses import replace
 from pathlib import Path
 
 from ..errors import LabelStoreError
 from ..video.lock import StoreLock
-from .model import Point, PointKind
+from .model import ONE_ANIMAL, Point, PointKind
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 APP = "napari-superanimal.labels"
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-CREATE TABLE IF NOT EXISTS labels (
-    video TEXT NOT NULL, frame INTEGER NOT NULL, keypoint TEXT NOT NULL,
-    x REAL, y REAL,
+_LABELS = """CREATE TABLE IF NOT EXISTS {name} (
+    video TEXT NOT NULL, frame INTEGER NOT NULL, individual TEXT NOT NULL DEFAULT '',
+    keypoint TEXT NOT NULL, x REAL, y REAL,
     state TEXT NOT NULL CHECK (state IN ('labeled', 'hidden', 'accepted')),
     model_version TEXT, updated REAL NOT NULL,
-    PRIMARY KEY (video, frame, keypoint)
-) WITHOUT ROWID;
+    PRIMARY KEY (video, frame, individual, keypoint)
+) WITHOUT ROWID"""
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+{labels}
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT, txn INTEGER NOT NULL,
     video TEXT NOT NULL, frame INTEGER NOT NULL, keypoint TEXT NOT NULL,
-    before TEXT, after TEXT, at REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0
+    before TEXT, after TEXT, at REAL NOT NULL, undone INTEGER NOT NULL DEFAULT 0,
+    individual TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS history_txn ON history (txn);
 -- the redo tail (undone rows) is small: a partial index keeps "drop the redo tail" O(tail)
 CREATE INDEX IF NOT EXISTS history_undone ON history (txn) WHERE undone = 1;
-"""
+""".replace("{labels}", _LABELS.format(name="labels") + ";")
+_COLUMNS = "video, frame, individual, keypoint, x, y, state, model_version, updated"
+# v1 had no individuals: its labels table, read as v2 (every point the one animal's)
+_V1_LABELS = (
+    "SELECT video, frame, '' AS individual, keypoint, x, y, state, model_version, updated "
+    "FROM main.labels"
+)
+
+#: A change's key: a keypoint name (the one animal's) or an ``(individual, keypoint)`` pair.
+Key = str | tuple[str, str]
 
 
 def _locked(method):
@@ -130,26 +147,38 @@ class LabelStore:
         if existed and "meta" not in tables:
             conn.close()
             raise LabelStoreError(f"{path}: not a napari-superanimal label store")
-        if not readonly:
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute("PRAGMA synchronous=FULL")
-            conn.executescript(_SCHEMA)
-            if not existed:
-                conn.execute(
-                    "INSERT INTO meta VALUES ('app', ?), ('schema_version', ?)",
-                    (APP, str(SCHEMA_VERSION)),
+        version = SCHEMA_VERSION
+        if existed:
+            meta = dict(conn.execute("SELECT key, value FROM meta"))
+            version = int(meta.get("schema_version", 0))
+            if meta.get("app") != APP:
+                conn.close()
+                raise LabelStoreError(f"{path}: not a napari-superanimal label store")
+            if version > SCHEMA_VERSION:
+                conn.close()
+                raise LabelStoreError(
+                    f"{path}: label schema v{version} is newer than this napari-superanimal "
+                    f"understands (v{SCHEMA_VERSION}); upgrade napari-superanimal"
                 )
-                conn.execute("PRAGMA wal_checkpoint(FULL)")  # the schema in the file itself
-        meta = dict(conn.execute("SELECT key, value FROM meta"))
-        if meta.get("app") != APP:
+        if readonly:
+            if version < 2:  # read as it is: read-only media is never migrated
+                conn.execute(f"CREATE TEMP VIEW labels AS {_V1_LABELS}")
+            return conn
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        try:
+            if version < 2:
+                _migrate_v1(conn, path)
+        except BaseException:
             conn.close()
-            raise LabelStoreError(f"{path}: not a napari-superanimal label store")
-        if int(meta.get("schema_version", 0)) > SCHEMA_VERSION:
-            conn.close()
-            raise LabelStoreError(
-                f"{path}: label schema v{meta['schema_version']} is newer than this "
-                f"napari-superanimal understands (v{SCHEMA_VERSION}); upgrade napari-superanimal"
+            raise
+        conn.executescript(_SCHEMA)
+        if not existed:
+            conn.execute(
+                "INSERT INTO meta VALUES ('app', ?), ('schema_version', ?)",
+                (APP, str(SCHEMA_VERSION)),
             )
+            conn.execute("PRAGMA wal_checkpoint(FULL)")  # the schema in the file itself
         return conn
 
     @_locked
@@ -167,19 +196,52 @@ class LabelStore:
 
     # -- reading ----------------------------------------------------------------------------
     @_locked
-    def frame(self, video: str, frame: int) -> dict[str, Point]:
-        """Labels of one frame, by keypoint (an index range scan: O(keypoints))."""
+    def frame(self, video: str, frame: int, individual: str = ONE_ANIMAL) -> dict[str, Point]:
+        """One animal's labels on one frame, by keypoint (an index range scan: O(keypoints))."""
         rows = self._conn.execute(
-            "SELECT keypoint, x, y, state, model_version FROM labels WHERE video=? AND frame=?",
-            (video, int(frame)),
+            "SELECT keypoint, x, y, state, model_version, individual FROM labels "
+            "WHERE video=? AND frame=? AND individual=?",
+            (video, int(frame), individual),
         )
         return {r[0]: Point(*r) for r in rows}
+
+    @_locked
+    def animals(self, video: str, frame: int) -> dict[str, dict[str, Point]]:
+        """Every animal's labels on one frame: ``{individual: {keypoint: Point}}``."""
+        rows = self._conn.execute(
+            "SELECT keypoint, x, y, state, model_version, individual FROM labels "
+            "WHERE video=? AND frame=?",
+            (video, int(frame)),
+        )
+        out: dict[str, dict[str, Point]] = {}
+        for r in rows:
+            out.setdefault(r[5], {})[r[0]] = Point(*r)
+        return out
+
+    @_locked
+    def individual_names(self, video: str | None = None) -> set[str]:
+        """Every individual with a label (in ``video``, or in any)."""
+        if video is None:
+            rows = self._conn.execute("SELECT DISTINCT individual FROM labels")
+        else:
+            rows = self._conn.execute(
+                "SELECT DISTINCT individual FROM labels WHERE video=?", (video,)
+            )
+        return {r[0] for r in rows}
 
     @_locked
     def labeled_frames(self, video: str) -> list[int]:
         """Frames of ``video`` with at least one label, sorted."""
         rows = self._conn.execute(
             "SELECT DISTINCT frame FROM labels WHERE video=? ORDER BY frame", (video,)
+        )
+        return [r[0] for r in rows]
+
+    @_locked
+    def videos_with(self, individual: str) -> list[str]:
+        """The videos where ``individual`` has labels."""
+        rows = self._conn.execute(
+            "SELECT DISTINCT video FROM labels WHERE individual=? ORDER BY video", (individual,)
         )
         return [r[0] for r in rows]
 
@@ -246,42 +308,72 @@ class LabelStore:
         y: float,
         state: str = "labeled",
         model_version: str | None = None,
+        individual: str = ONE_ANIMAL,
     ) -> None:
         """Label one keypoint (committed and durable when this returns)."""
-        self.apply(
-            video, frame, {keypoint: Point(keypoint, float(x), float(y), state, model_version)}
-        )
+        point = Point(keypoint, float(x), float(y), state, model_version, individual)
+        self.apply(video, frame, {(individual, keypoint): point})
 
     @_locked
-    def hide(self, video: str, frame: int, keypoint: str) -> None:
+    def hide(self, video: str, frame: int, keypoint: str, individual: str = ONE_ANIMAL) -> None:
         """Mark a keypoint hidden (occluded) on a frame, keeping its last position if any."""
-        old = self.frame(video, frame).get(keypoint)
-        self.apply(
-            video,
-            frame,
-            {
-                keypoint: Point(
-                    keypoint,
-                    old.x if old else None,
-                    old.y if old else None,
-                    PointKind.HIDDEN,
-                    old.model_version if old else None,
-                )
-            },
+        old = self.frame(video, frame, individual).get(keypoint)
+        hidden = Point(
+            keypoint,
+            old.x if old else None,
+            old.y if old else None,
+            PointKind.HIDDEN,
+            old.model_version if old else None,
+            individual,
         )
+        self.apply(video, frame, {(individual, keypoint): hidden})
 
-    def delete(self, video: str, frame: int, keypoints: Iterable[str]) -> None:
+    def delete(
+        self, video: str, frame: int, keypoints: Iterable[str], individual: str = ONE_ANIMAL
+    ) -> None:
         """Remove labels (undoable)."""
-        self.apply(video, frame, {k: None for k in keypoints})
+        self.apply(video, frame, {(individual, k): None for k in keypoints})
 
-    def apply(self, video: str, frame: int, changes: dict[str, Point | None]) -> int:
+    def apply(self, video: str, frame: int, changes: dict[Key, Point | None]) -> int:
         """Apply several changes to one frame in one transaction; return its history id."""
         return self.apply_frames(video, {frame: changes})
 
     @_locked
-    def apply_frames(self, video: str, changes: dict[int, dict[str, Point | None]]) -> int:
+    def reassign(
+        self, video: str, mapping: dict[str, str], frames: Iterable[int] | None = None
+    ) -> int | None:
+        """Give the points of individual ``a`` to ``mapping[a]`` on ``frames`` (default: every
+        labeled frame of ``video``), in one undoable step: ``{"a": "b", "b": "a"}`` swaps two
+        animals, ``{"a": "c"}`` renames one. Refused in one line (nothing changed) where a
+        target already holds points that the mapping does not move away. Returns the history
+        id, or None when no frame had points to move."""
+        frames = self.labeled_frames(video) if frames is None else sorted(set(frames))
+        changes: dict[int, dict[Key, Point | None]] = {}
+        for frame in frames:
+            animals = self.animals(video, frame)
+            moved = {a: pts for a, pts in animals.items() if a in mapping}
+            if not moved:
+                continue
+            clash = {mapping[a] for a in moved} & (set(animals) - set(mapping))
+            if clash:
+                raise LabelStoreError(
+                    f"{video} frame {frame}: {sorted(clash)[0]!r} already has points there; "
+                    "move or delete them first"
+                )
+            frame_changes: dict[Key, Point | None] = {
+                (a, k): None for a, pts in moved.items() for k in pts
+            }
+            for a, pts in moved.items():
+                for k, p in pts.items():
+                    frame_changes[(mapping[a], k)] = replace(p, individual=mapping[a])
+            changes[frame] = frame_changes
+        return self.apply_frames(video, changes) if changes else None
+
+    @_locked
+    def apply_frames(self, video: str, changes: dict[int, dict[Key, Point | None]]) -> int:
         """Apply changes to many frames in one transaction (all or nothing, one undo step), as
-        an import does; return its history id."""
+        an import does; return its history id. A change's key is a keypoint (the one animal's,
+        :data:`~.model.ONE_ANIMAL`) or an ``(individual, keypoint)`` pair."""
         self._check_writable()
         now = time.time()
         conn = self._conn
@@ -290,18 +382,28 @@ class LabelStore:
             txn = conn.execute("SELECT COALESCE(MAX(txn), 0) + 1 FROM history").fetchone()[0]
             conn.execute("DELETE FROM history WHERE undone = 1")  # a new edit drops the redo tail
             for frame, frame_changes in changes.items():
-                for keypoint, point in frame_changes.items():
-                    before = self._row(video, frame, keypoint)
+                for key, point in frame_changes.items():
+                    individual, keypoint = (ONE_ANIMAL, key) if isinstance(key, str) else key
+                    before = self._row(video, frame, individual, keypoint)
                     after = (
                         None
                         if point is None
                         else [point.x, point.y, PointKind(point.state).value, point.model_version]
                     )
-                    self._write(video, frame, keypoint, after, now)
+                    self._write(video, frame, individual, keypoint, after, now)
                     conn.execute(
-                        "INSERT INTO history (txn, video, frame, keypoint, before, after, at) "
-                        "VALUES (?, ?, ?, ?, ?, ?, ?)",
-                        (txn, video, int(frame), keypoint, _dump(before), _dump(after), now),
+                        "INSERT INTO history (txn, video, frame, individual, keypoint, before, "
+                        "after, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            txn,
+                            video,
+                            int(frame),
+                            individual,
+                            keypoint,
+                            _dump(before),
+                            _dump(after),
+                            now,
+                        ),
                     )
             conn.execute("COMMIT")
         except BaseException:
@@ -330,11 +432,14 @@ class LabelStore:
                 conn.execute("COMMIT")
                 return False
             rows = conn.execute(
-                f"SELECT video, frame, keypoint, {column} FROM history WHERE txn=? ORDER BY id",
+                f"SELECT video, frame, individual, keypoint, {column} FROM history "
+                "WHERE txn=? ORDER BY id",
                 (txn,),
             ).fetchall()
-            for video, frame, keypoint, value in rows:
-                self._write(video, frame, keypoint, _load(value), time.time())
+            if column == "before":
+                rows.reverse()  # undo in reverse: a swap's delete and set on one key
+            for video, frame, individual, keypoint, value in rows:
+                self._write(video, frame, individual, keypoint, _load(value), time.time())
             conn.execute("UPDATE history SET undone=? WHERE txn=?", (mark, txn))
             conn.execute("COMMIT")
         except BaseException:
@@ -357,25 +462,61 @@ class LabelStore:
         if not self._journal.exists():
             self._conn.execute("PRAGMA wal_checkpoint(FULL)")
 
-    def _row(self, video: str, frame: int, keypoint: str) -> list | None:
+    def _row(self, video: str, frame: int, individual: str, keypoint: str) -> list | None:
         row = self._conn.execute(
             "SELECT x, y, state, model_version FROM labels "
-            "WHERE video=? AND frame=? AND keypoint=?",
-            (video, int(frame), keypoint),
+            "WHERE video=? AND frame=? AND individual=? AND keypoint=?",
+            (video, int(frame), individual, keypoint),
         ).fetchone()
         return list(row) if row else None
 
-    def _write(self, video: str, frame: int, keypoint: str, value: list | None, now: float):
+    def _write(
+        self, video: str, frame: int, individual: str, keypoint: str, value, now: float
+    ) -> None:
         if value is None:
             self._conn.execute(
-                "DELETE FROM labels WHERE video=? AND frame=? AND keypoint=?",
-                (video, int(frame), keypoint),
+                "DELETE FROM labels WHERE video=? AND frame=? AND individual=? AND keypoint=?",
+                (video, int(frame), individual, keypoint),
             )
         else:
             self._conn.execute(
-                "INSERT OR REPLACE INTO labels VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (video, int(frame), keypoint, *value, now),
+                f"INSERT OR REPLACE INTO labels ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (video, int(frame), individual, keypoint, *value, now),
             )
+
+
+def _migrate_v1(conn: sqlite3.Connection, path: Path) -> None:
+    """Schema v1 -> v2 (points gain an individual: the one animal's, ``""``), in one
+    transaction, the row counts checked before it commits; a copy of the v1 file is kept
+    beside it first, so an older napari-superanimal can still open the labels."""
+    backup = path.with_name(path.name + ".v1.bak")
+    if not backup.exists():
+        with sqlite3.connect(backup) as copy:
+            conn.backup(copy)
+        copy.close()
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        counts = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in _TABLES]
+        conn.execute(_LABELS.format(name="labels_v2"))
+        conn.execute(f"INSERT INTO labels_v2 ({_COLUMNS}) {_V1_LABELS}")
+        conn.execute("DROP TABLE labels")
+        conn.execute("ALTER TABLE labels_v2 RENAME TO labels")
+        conn.execute("ALTER TABLE history ADD COLUMN individual TEXT NOT NULL DEFAULT ''")
+        after = [conn.execute(f"SELECT COUNT(*) FROM {t}").fetchone()[0] for t in _TABLES]
+        if after != counts:
+            raise LabelStoreError(
+                f"{path}: migrating the labels to schema v2 would change the row counts "
+                f"{counts} to {after}; nothing was changed"
+            )
+        conn.execute("UPDATE meta SET value='2' WHERE key='schema_version'")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("PRAGMA wal_checkpoint(FULL)")
+
+
+_TABLES = ("labels", "history")
 
 
 def _dump(value) -> str | None:

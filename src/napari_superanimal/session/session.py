@@ -23,13 +23,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import SessionError
-from ..labels.model import FramePoint, Point, PointKind
+from ..labels.model import ONE_ANIMAL, FramePoint, Point, PointKind
 from ..labels.project import Project, project_folder
+from ..labels.store import Key
 from ..model.versions import ModelVersions
 from ..video import open_video
 from ..video.video import Video
@@ -347,24 +349,86 @@ class Session:
         return result
 
     # -- labels -----------------------------------------------------------------------------
-    def labels(self, frame: int) -> dict[str, Point]:
-        """The user's points on ``frame`` (labeled, accepted, hidden), by keypoint."""
-        return self.project.labels.frame(self.video_key, self._frame(frame))
+    def check_one_animal(self, what: str) -> None:
+        """Refuse in one line what works on one animal a frame so far (training, export,
+        import) in a project with several animals, rather than leave animals out."""
+        if self.individuals:
+            raise SessionError(
+                f"{what} works on one animal a frame so far, and this project labels "
+                f"{', '.join(self.individuals)}"
+            )
 
-    def points(self, frame: int) -> list[FramePoint]:
+    @property
+    def individuals(self) -> tuple[str, ...]:
+        """The project's animals; empty for a single-animal project (see
+        :meth:`set_individuals`)."""
+        return self.project.individuals
+
+    def set_individuals(self, names: Sequence[str]) -> None:
+        """Name the animals of the project (see :meth:`~..labels.project.Project.
+        set_individuals`: a single-animal project's labels go to the first name)."""
+        self.project.set_individuals(names)
+        self._changed(self.labeled_frames())
+
+    def labels(self, frame: int, individual: str | None = None) -> dict[str, Point]:
+        """One animal's points on ``frame`` (labeled, accepted, hidden), by keypoint.
+        ``individual`` is required when the project has several animals."""
+        individual = self._individual(individual)
+        return self.project.labels.frame(self.video_key, self._frame(frame), individual)
+
+    def animals(self, frame: int) -> dict[str, dict[str, Point]]:
+        """Every animal's points on ``frame``: ``{individual: {keypoint: Point}}``."""
+        return self.project.labels.animals(self.video_key, self._frame(frame))
+
+    def swap_individuals(self, a: str, b: str, start: int = 0, stop: int | None = None) -> int:
+        """Swap the labels of animals ``a`` and ``b`` on frames ``start`` up to (not including)
+        ``stop`` (default: to the end): an identity switch fixed in one undoable step.
+        Returns how many frames changed."""
+        a, b = self._individual(a), self._individual(b)
+        return 0 if a == b else self._reassign({a: b, b: a}, start, stop)
+
+    def move_individual(
+        self, source: str, target: str, start: int = 0, stop: int | None = None
+    ) -> int:
+        """Give ``source``'s labels on frames ``start`` up to ``stop`` to ``target``: merges
+        two tracks of one animal (``target`` has no points there; refused in one line where it
+        has) or splits a track (from a frame on, to an animal not labeled there). One undoable
+        step; returns how many frames changed."""
+        source, target = self._individual(source), self._individual(target)
+        return 0 if source == target else self._reassign({source: target}, start, stop)
+
+    def remove_animal(self, frame: int, individual: str) -> int:
+        """Remove every point of ``individual`` on ``frame`` (the animal is not there);
+        returns how many points went."""
+        individual = self._individual(individual)
+        return self.delete(frame, list(self.labels(frame, individual)), individual)
+
+    def _reassign(self, mapping: dict[str, str], start: int, stop: int | None) -> int:
+        stop = len(self) if stop is None else int(stop)
+        frames = [f for f in self.labeled_frames() if int(start) <= f < stop]
+        store = self.project.labels
+        if not frames or store.reassign(self.video_key, mapping, frames) is None:
+            return 0
+        changed = store.last_edit_frames()[1]
+        self._changed(changed)
+        return len(changed)
+
+    def points(self, frame: int, individual: str | None = None) -> list[FramePoint]:
         """What the viewer shows on ``frame``: the user's points first-hand, the active model's
         predictions for the rest (``uncertain`` below the threshold), and an older model's
-        (``stale``) where the active one has not predicted yet."""
-        labels = self.labels(frame)
+        (``stale``) where the active one has not predicted yet. In a project with several
+        animals: every animal's points (or ``individual``'s), the user's only, as predictions
+        are kept for one animal a frame so far."""
+        if self.individuals:
+            return self._animal_points(frame, individual)
+        labels = self.labels(frame, individual)
         pred = self.prediction(frame)
         stale = self.stale_prediction(frame) if pred is None else None
         out = []
         for i, name in enumerate(self.keypoints):
             point = labels.get(name)
             if point is not None:
-                x = np.nan if point.x is None else point.x
-                y = np.nan if point.y is None else point.y
-                out.append(FramePoint(name, x, y, point.state, 1.0))
+                out.append(_shown(point))
             elif pred is not None and np.isfinite(pred[i, :2]).all():
                 x, y, score = map(float, pred[i])
                 sure = score >= self._threshold
@@ -375,9 +439,24 @@ class Session:
                 out.append(FramePoint(name, x, y, PointKind.STALE, score))
         return out
 
-    def label(self, frame: int, keypoint: str, x: float, y: float) -> None:
-        """Place (or move) ``keypoint`` on ``frame`` at ``x, y`` pixels; durable on return."""
+    def _animal_points(self, frame: int, individual: str | None) -> list[FramePoint]:
+        names = self.individuals if individual is None else (self._individual(individual),)
+        animals = self.animals(frame)
+        out = []
+        for animal in names:
+            points = animals.get(animal, {})
+            for name in self.keypoints:
+                if name in points:
+                    out.append(_shown(points[name]))
+        return out
+
+    def label(
+        self, frame: int, keypoint: str, x: float, y: float, individual: str | None = None
+    ) -> None:
+        """Place (or move) ``keypoint`` of ``individual`` on ``frame`` at ``x, y`` pixels;
+        durable on return."""
         frame, keypoint = self._frame(frame), self._keypoint(keypoint)
+        individual = self._individual(individual)
         x, y = float(x), float(y)
         height, width = self.video.shape[1:3]
         # pixel centres at c (napari) or c + 0.5 (DeepLabCut's decoding): accept both
@@ -386,16 +465,18 @@ class Session:
             raise SessionError(
                 f"{keypoint} at ({x:.1f}, {y:.1f}) is outside the {width}x{height} frame"
             )
-        old = self.labels(frame).get(keypoint)
+        old = self.labels(frame, individual).get(keypoint)
         version = old.model_version if old else None
-        if version is None and self.prediction(frame) is not None:
+        if version is None and not self.individuals and self.prediction(frame) is not None:
             version = self._version  # a moved prediction remembers where it came from
-        self._apply({frame: {keypoint: Point(keypoint, x, y, PointKind.LABELED, version)}})
+        point = Point(keypoint, x, y, PointKind.LABELED, version, individual)
+        self._apply({frame: {(individual, keypoint): point}})
 
     def accept(self, frame: int, threshold: float | None = None) -> int:
         """Accept the predictions on ``frame`` scoring at least ``threshold`` (default: the
         session's) for keypoints the user has not touched; returns how many were accepted."""
         frame = self._frame(frame)
+        self.check_one_animal("accepting predictions")
         cut = self._threshold if threshold is None else float(threshold)
         pred = self.prediction(frame)
         if pred is None:
@@ -412,42 +493,48 @@ class Session:
             self._apply({frame: changes})
         return len(changes)
 
-    def toggle_hidden(self, frame: int, keypoint: str) -> bool:
+    def toggle_hidden(self, frame: int, keypoint: str, individual: str | None = None) -> bool:
         """Hide a keypoint on ``frame`` (occluded), or un-hide it; returns True if now hidden."""
         frame, keypoint = self._frame(frame), self._keypoint(keypoint)
-        old = self.labels(frame).get(keypoint)
+        individual = self._individual(individual)
+        key = (individual, keypoint)
+        old = self.labels(frame, individual).get(keypoint)
         if old is not None and old.state == PointKind.HIDDEN:
             restored = None
             if old.x is not None:
-                restored = Point(keypoint, old.x, old.y, PointKind.LABELED, old.model_version)
-            self._apply({frame: {keypoint: restored}})
+                restored = replace(old, state=PointKind.LABELED)
+            self._apply({frame: {key: restored}})
             return False
         # a hidden label keeps its position (un-hiding restores it); a hidden prediction has none
         x, y, version = (old.x, old.y, old.model_version) if old else (None, None, None)
-        self._apply({frame: {keypoint: Point(keypoint, x, y, PointKind.HIDDEN, version)}})
+        self._apply({frame: {key: Point(keypoint, x, y, PointKind.HIDDEN, version, individual)}})
         return True
 
-    def hide(self, frame: int, keypoint: str) -> None:
+    def hide(self, frame: int, keypoint: str, individual: str | None = None) -> None:
         """Mark ``keypoint`` hidden (occluded) on ``frame``."""
-        old = self.labels(frame).get(keypoint)
+        old = self.labels(frame, individual).get(keypoint)
         if old is None or old.state != PointKind.HIDDEN:
-            self.toggle_hidden(frame, keypoint)
+            self.toggle_hidden(frame, keypoint, individual)
 
-    def delete(self, frame: int, keypoints: Iterable[str]) -> int:
-        """Remove the user's points for ``keypoints`` on ``frame``; returns how many."""
+    def delete(self, frame: int, keypoints: Iterable[str], individual: str | None = None) -> int:
+        """Remove ``individual``'s points for ``keypoints`` on ``frame``; returns how many."""
         frame = self._frame(frame)
+        individual = self._individual(individual)
         names = [self._keypoint(k) for k in keypoints]
-        present = [k for k in names if k in self.labels(frame)]
+        present = [k for k in names if k in self.labels(frame, individual)]
         if present:
-            self._apply({frame: dict.fromkeys(present)})
+            self._apply({frame: {(individual, k): None for k in present}})
         return len(present)
 
-    def apply_changes(self, changes: dict[int, dict[str, Point | None]]) -> int:
+    def apply_changes(self, changes: dict[int, dict[Key, Point | None]]) -> int:
         """Apply label changes on many frames as one transaction and one undo step (an import
-        does this); a None point removes that label. Returns how many frames changed."""
+        does this); a None point removes that label. A change's key is a keypoint (the one
+        animal's) or an ``(individual, keypoint)`` pair. Returns how many frames changed."""
         for frame, points in changes.items():
             self._frame(frame)
-            for name in points:
+            for key in points:
+                individual, name = (None, key) if isinstance(key, str) else key
+                self._individual(individual)
                 self._keypoint(name)
         if changes:
             self._apply(changes)
@@ -528,13 +615,14 @@ class Session:
         return import_into(self, path)
 
     # -- internals --------------------------------------------------------------------------
-    def _apply(self, changes: dict[int, dict[str, Point | None]]) -> None:
+    def _apply(self, changes: dict[int, dict[Key, Point | None]]) -> None:
         self.project.labels.apply_frames(self.video_key, changes)
         self._changed(list(changes))
 
     def _changed(self, frames: list[int]) -> None:
         for frame in frames:
-            self._labeled.update(frame, {p.state for p in self.labels(frame).values()})
+            animals = self.animals(frame).values()
+            self._labeled.update(frame, {p.state for points in animals for p in points.values()})
         self.events.labels_changed.emit(tuple(int(f) for f in frames))
 
     def _history(self, where: tuple[str, list[int]] | None, step: Callable[[], bool]) -> int | None:
@@ -552,9 +640,30 @@ class Session:
             raise SessionError(f"frame {frame} is outside the video (0-{len(self) - 1})")
         return f
 
+    def _individual(self, individual: str | None) -> str:
+        names = self.individuals
+        if individual is None:
+            if names:
+                raise SessionError(
+                    f"this project labels several animals ({', '.join(names)}); "
+                    "say which with individual="
+                )
+            return ONE_ANIMAL
+        if individual not in names and not (individual == ONE_ANIMAL and not names):
+            known = ", ".join(names) if names else "none: it labels one animal"
+            raise SessionError(f"unknown individual {individual!r}; this project has {known}")
+        return individual
+
     def _keypoint(self, keypoint: str) -> str:
         if keypoint not in self._index:
             raise SessionError(
                 f"unknown keypoint {keypoint!r}; this project has {', '.join(self.keypoints)}"
             )
         return keypoint
+
+
+def _shown(point: Point) -> FramePoint:
+    """A user's point as the viewer draws it (NaN for a hidden point never placed)."""
+    x = np.nan if point.x is None else point.x
+    y = np.nan if point.y is None else point.y
+    return FramePoint(point.keypoint, x, y, point.state, 1.0, point.individual)

@@ -39,6 +39,7 @@ class Sample:
 
 def snapshot_labels(session) -> dict[int, FrameLabels]:
     """:class:`FrameLabels` for every frame of ``session`` with a user entry."""
+    session.check_one_animal("training")
     names = session.keypoints
     snapshot = {}
     for frame in session.labeled_frames():
