@@ -187,7 +187,7 @@ def _predict_animals(args: argparse.Namespace, video, model) -> int:
     save_dlc_predictions(out, poses, model.keypoints, scorer=model.name)
     print(
         f"napari-superanimal: {args.individuals} animals a frame are in {out.name}; the "
-        "project's label store holds one animal a frame, so it does not keep them",
+        "project keeps predictions for one animal a frame so far, so it does not keep them",
         file=sys.stderr,
     )
     print(out)

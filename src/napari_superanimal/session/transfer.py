@@ -20,13 +20,15 @@ Example::
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 
 from ..errors import LabelFormatError, SessionError
 from ..labels.io.main import FORMATS, load_labels, save_labels
-from ..labels.model import LabelTable, Point, PointKind
+from ..labels.model import ONE_ANIMAL, AnimalTables, LabelTable, Point, PointKind
+from ..labels.store import Key
 from ..video.images import store_images
 
 __all__ = ["FORMATS", "export_session", "import_into", "session_labels", "video_stem"]
@@ -41,41 +43,73 @@ def import_into(session, path: str | os.PathLike) -> int:
     :class:`~napari_superanimal.errors.LabelFormatError` and imports nothing. DeepLabCut's
     ``img<N>.png`` is frame N (in a store built from images: that image).
     """
-    table, source = load_labels(path, video_stem(session))
-    if table.scores is not None:
-        raise LabelFormatError(
-            f"{source}: holds predictions (likelihood columns), not labels; import labels from "
-            "a CollectedData file"
-        )
-    table = _map_frames(session, table, source)
+    loaded, source = load_labels(path, video_stem(session))
+    animals = loaded if isinstance(loaded, AnimalTables) else None
+    tables = animals.tables if animals else {None: loaded}
+    _check_individuals(session, animals.individuals if animals else (), source)
     height, width = session.video.shape[1:3]
-    table = table.check(
-        source, keypoints=session.keypoints, size=(width, height), n_frames=len(session)
-    )
-    n = session.apply_changes(import_changes(session, table))
-    if table.skeleton and not session.skeleton:
-        session.project.set_skeleton(table.skeleton)
+    changes: dict[int, dict] = {}
+    for individual, table in tables.items():
+        if table.scores is not None:
+            raise LabelFormatError(
+                f"{source}: holds predictions (likelihood columns), not labels; import labels "
+                "from a CollectedData file"
+            )
+        table = _map_frames(session, table, source)
+        table = table.check(
+            source, keypoints=session.keypoints, size=(width, height), n_frames=len(session)
+        )
+        for frame, points in import_changes(session, table, individual).items():
+            changes.setdefault(frame, {}).update(points)
+    if animals and not session.individuals:  # a project with no labels takes the file's animals
+        session.set_individuals(animals.individuals)
+    n = session.apply_changes(changes)
+    if loaded.skeleton and not session.skeleton:
+        session.project.set_skeleton(loaded.skeleton)
     return n
 
 
-def import_changes(session, table: LabelTable) -> dict[int, dict[str, Point | None]]:
-    """Label changes that make ``table``'s frames hold exactly its labels."""
-    changes: dict[int, dict[str, Point | None]] = {}
+def _check_individuals(session, found: Sequence[str], source: Path) -> None:
+    """Refuse a file whose animals are not the project's, naming both (a project without
+    labels yet takes the file's animals)."""
+    mine = session.individuals
+    if set(found) == set(mine):
+        return
+    if found and not mine and not session.project.labels.individual_names():
+        return
+    raise LabelFormatError(
+        f"{source}: its individuals {_named(found)} are not this project's {_named(mine)}"
+    )
+
+
+def _named(individuals: Sequence[str]) -> str:
+    return str(list(individuals)) if individuals else "(one animal)"
+
+
+def import_changes(
+    session, table: LabelTable, individual: str | None = None
+) -> dict[int, dict[Key, Point | None]]:
+    """Label changes that make ``table``'s frames hold exactly its labels (for ``individual``
+    in a project with several animals)."""
+    changes: dict[int, dict[Key, Point | None]] = {}
     finite = np.isfinite(table.xy).all(-1)
+    one = individual or ONE_ANIMAL
     for row, frame in enumerate(table.frames):
-        existing = session.labels(frame)
+        existing = session.project.labels.frame(session.video_key, frame, one)
         frame_changes: dict[str, Point | None] = {}
         for i, name in enumerate(table.keypoints):
             x, y = (float(v) for v in table.xy[row, i])
             if table.hidden[row, i]:
                 pos = (x, y) if finite[row, i] else (None, None)
-                frame_changes[name] = Point(name, *pos, PointKind.HIDDEN)
+                frame_changes[name] = Point(name, *pos, PointKind.HIDDEN, None, one)
             elif finite[row, i]:
-                frame_changes[name] = Point(name, x, y, PointKind.LABELED)
+                frame_changes[name] = Point(name, x, y, PointKind.LABELED, None, one)
             elif name in existing:
                 frame_changes[name] = None
         frame_changes = {  # points already as the file has them are left alone
-            k: p for k, p in frame_changes.items() if p is None or not _same(existing.get(k), p)
+            (k if individual is None else (individual, k)): p
+            for k, p in frame_changes.items()
+            if p is None or not _same(existing.get(k), p)
         }
         if frame_changes:
             changes[int(frame)] = frame_changes
@@ -113,20 +147,27 @@ def _map_frames(session, table: LabelTable, source: Path) -> LabelTable:
 
 
 # -- export -----------------------------------------------------------------------------------
-def session_labels(session) -> LabelTable:
-    """The session's user points (labeled, accepted, hidden) as a table, one row per frame."""
+def session_labels(session) -> LabelTable | AnimalTables:
+    """The session's user points (labeled, accepted, hidden) as a table, one row per frame
+    (one table per animal, on the same rows, in a project with several animals)."""
     frames = session.labeled_frames()
-    table = LabelTable.empty(session.keypoints, frames)
+    names = session.individuals or (ONE_ANIMAL,)
+    tables = {a: LabelTable.empty(session.keypoints, frames) for a in names}
     index = {k: i for i, k in enumerate(session.keypoints)}
     for row, frame in enumerate(frames):
-        for name, p in session.labels(frame).items():
-            i = index[name]
-            if p.x is not None and p.y is not None:
-                table.xy[row, i] = (p.x, p.y)
-            table.hidden[row, i] = p.state == PointKind.HIDDEN
-    table.skeleton = list(session.skeleton)
-    table.video = video_stem(session)
-    return table
+        for individual, points in session.animals(frame).items():
+            table = tables[individual]
+            for name, p in points.items():
+                i = index[name]
+                if p.x is not None and p.y is not None:
+                    table.xy[row, i] = (p.x, p.y)
+                table.hidden[row, i] = p.state == PointKind.HIDDEN
+    for table in tables.values():
+        table.skeleton = list(session.skeleton)
+        table.video = video_stem(session)
+    if not session.individuals:
+        return tables[ONE_ANIMAL]
+    return AnimalTables(session.individuals, tables, list(session.skeleton))
 
 
 def session_predictions(session) -> LabelTable | None:
@@ -180,6 +221,8 @@ def export_session(
     """
     if format not in FORMATS:
         raise SessionError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if format != "dlc-project":
+        session.check_one_animal(f"exporting as {format}")
     if smooth is not None and format != "dlc-h5":
         raise SessionError(f"smoothing applies to dlc-h5 exports, not {format}")
     if format == "dlc-h5":

@@ -22,22 +22,31 @@ from pathlib import Path
 import numpy as np
 
 from ...errors import LabelFormatError
-from ..model import LabelTable
+from ..model import AnimalTables, LabelTable
 
 #: Export formats: a DeepLabCut pose table, a DeepLabCut project, SLEAP, COCO keypoints.
 FORMATS = ("dlc-h5", "dlc-project", "slp", "coco")
 
 
-def load_labels(path: str | os.PathLike, video: str = "") -> tuple[LabelTable, Path]:
+def load_labels(path: str | os.PathLike, video: str = "") -> tuple[LabelTable | AnimalTables, Path]:
     """Read any supported label file (by suffix) for the video named ``video`` (a DeepLabCut
     project's ``labeled-data/<video stem>``, a SLEAP file's video of that name); returns the
-    table and the file it came from. Checked for form, not yet against a project.
+    table (one per animal for a DeepLabCut multi-animal file) and the file it came from.
+    Checked for form, not yet against a project.
 
     Example::
 
         table, file = load_labels("dlc-project/config.yaml", "mouse.mp4")
     """
-    from .dlc import CONFIG, collected_file, load_dlc_config, load_dlc_labels, load_dlc_project
+    from .dlc import (
+        CONFIG,
+        collected_file,
+        file_individuals,
+        load_dlc_animals,
+        load_dlc_config,
+        load_dlc_labels,
+        load_dlc_project,
+    )
 
     path = Path(path)
     if not path.exists():
@@ -67,11 +76,16 @@ def load_labels(path: str | os.PathLike, video: str = "") -> tuple[LabelTable, P
         file = collected_file(project.images_folder(name), project.config.scorer)
         return tables[name], file
     if suffix in (".h5", ".csv"):
-        config = path.parent.parent.parent / CONFIG
-        bodyparts = load_dlc_config(config).bodyparts if config.is_file() else None
-        table = load_dlc_labels(path, bodyparts)
-        if config.is_file():
-            table.skeleton = list(load_dlc_config(config).skeleton)
+        config_file = path.parent.parent.parent / CONFIG
+        config = load_dlc_config(config_file) if config_file.is_file() else None
+        bodyparts = config.bodyparts if config else None
+        if len(file_individuals(path)) > 1:
+            individuals = (config.individuals or None) if config else None
+            table = load_dlc_animals(path, bodyparts, individuals)
+        else:
+            table = load_dlc_labels(path, bodyparts)
+        if config:
+            table.skeleton = list(config.skeleton)
         return table, path
     if suffix == ".slp":
         from .sleap import load_slp
@@ -93,7 +107,7 @@ def load_labels(path: str | os.PathLike, video: str = "") -> tuple[LabelTable, P
 def save_labels(
     path: str | os.PathLike,
     format: str,
-    labels: LabelTable,
+    labels: LabelTable | AnimalTables,
     *,
     predictions: LabelTable | None = None,
     frame: Callable[[int], np.ndarray] | None = None,
@@ -125,6 +139,8 @@ def save_labels(
     path = Path(path)
     if format not in FORMATS or format == "dlc-h5":
         raise ValueError(f"format must be one of {', '.join(FORMATS[1:])}, not {format!r}")
+    if isinstance(labels, AnimalTables) and format != "dlc-project":
+        raise LabelFormatError(f"{path}: several animals' labels export as dlc-project so far")
     if format == "slp":
         from .sleap import save_slp
 
@@ -172,6 +188,7 @@ def save_labels(
             scorer=scorer or "napari-superanimal",
             task=labels.video or "superanimal",
             skeleton=labels.skeleton,
+            individuals=labels.individuals if isinstance(labels, AnimalTables) else (),
         )
     stem = labels.video or "video"
     videos = {stem: str(_absolute(video))} if isinstance(video, (str, os.PathLike)) else {}

@@ -2,8 +2,11 @@
 
 What is read and written: ``scorer``, ``bodyparts``, ``skeleton`` (pairs of names),
 ``video_sets`` (video path -> ``crop: "0, W, 0, H"``) and, for SuperAnimal fine-tuning,
-``SuperAnimalConversionTables`` (``{superanimal name: {bodypart: SuperAnimal keypoint}}``).
-Keys this module does not interpret are kept as they are.
+``SuperAnimalConversionTables`` (``{superanimal name: {bodypart: SuperAnimal keypoint}}``). A
+multi-animal project (``multianimalproject: true``) names its ``individuals`` and keeps its
+bodyparts under ``multianimalbodyparts`` (``bodyparts`` is ``MULTI!``); ``uniquebodyparts``
+(points of the scene, no animal's) are refused for now. Keys this module does not interpret are
+kept as they are.
 
 Example::
 
@@ -27,6 +30,8 @@ from ....errors import LabelFormatError
 from ...model import check_unique
 
 CONFIG = "config.yaml"
+#: what a multi-animal config says in place of its ``bodyparts``
+MULTI = "MULTI!"
 
 
 @dataclass
@@ -40,6 +45,8 @@ class DLCConfig:
     video_sets: dict[str, dict] = field(default_factory=dict)
     raw: dict = field(default_factory=dict)
     path: Path | None = None
+    #: a multi-animal project's animals (empty for a single-animal project)
+    individuals: tuple[str, ...] = ()
 
     @classmethod
     def new(
@@ -48,8 +55,10 @@ class DLCConfig:
         scorer: str = "napari-superanimal",
         task: str = "superanimal",
         skeleton: Sequence[tuple[str, str]] = (),
+        individuals: Sequence[str] = (),
     ) -> DLCConfig:
-        """A fresh single-animal config with DeepLabCut's usual defaults."""
+        """A fresh config with DeepLabCut's usual defaults (multi-animal with
+        ``individuals``)."""
         raw = {
             "Task": task,
             "scorer": scorer,
@@ -83,13 +92,31 @@ class DLCConfig:
             "corner2move2": [50, 50],
             "move2corner": True,
         }
-        return cls(scorer, tuple(bodyparts), [tuple(p) for p in skeleton], {}, {}, raw)
+        if individuals:
+            raw["identity"] = False
+        return cls(
+            scorer,
+            tuple(bodyparts),
+            [tuple(p) for p in skeleton],
+            {},
+            {},
+            raw,
+            individuals=tuple(individuals),
+        )
 
     def to_dict(self) -> dict:
         """The config as written: ``raw`` with the interpreted keys brought up to date."""
         out = dict(self.raw)
         out["scorer"] = self.scorer
-        out["bodyparts"] = list(self.bodyparts)
+        if self.individuals:
+            out["multianimalproject"] = True
+            out["individuals"] = list(self.individuals)
+            out["multianimalbodyparts"] = list(self.bodyparts)
+            out["uniquebodyparts"] = []
+            out["bodyparts"] = MULTI
+        else:
+            out["multianimalproject"] = False
+            out["bodyparts"] = list(self.bodyparts)
         out["skeleton"] = [list(p) for p in self.skeleton]
         out["video_sets"] = {k: dict(v) for k, v in self.video_sets.items()}
         if self.conversion_tables or "SuperAnimalConversionTables" in out:
@@ -121,11 +148,19 @@ def load_dlc_config(path: str | os.PathLike) -> DLCConfig:
         raise LabelFormatError(f"{path}: not a readable YAML file ({first})") from err
     if not isinstance(raw, dict):
         raise LabelFormatError(f"{path}: not a DeepLabCut config (no keys)")
+    individuals: list[str] = []
+    key = "bodyparts"
     if raw.get("multianimalproject"):
-        raise LabelFormatError(f"{path}: multi-animal DeepLabCut projects are not supported yet")
-    bodyparts = raw.get("bodyparts")
-    if not isinstance(bodyparts, list) or not all(isinstance(b, str) for b in bodyparts):
-        raise LabelFormatError(f"{path}: 'bodyparts' must be a list of names")
+        key = "multianimalbodyparts"
+        individuals = _names(path, raw, "individuals")
+        check_unique(path, individuals, "individual")
+        unique = raw.get("uniquebodyparts") or []
+        if unique:
+            raise LabelFormatError(
+                f"{path}: unique bodyparts ({', '.join(map(str, unique))}) are not supported "
+                "yet; only multianimalbodyparts import"
+            )
+    bodyparts = _names(path, raw, key)
     check_unique(path, bodyparts, "bodypart")
     skeleton = []
     for pair in raw.get("skeleton") or []:
@@ -153,7 +188,15 @@ def load_dlc_config(path: str | os.PathLike) -> DLCConfig:
         video_sets=video_sets,
         raw=raw,
         path=path,
+        individuals=tuple(individuals),
     )
+
+
+def _names(path: Path, raw: dict, key: str) -> list[str]:
+    names = raw.get(key)
+    if not isinstance(names, list) or not all(isinstance(b, str) for b in names):
+        raise LabelFormatError(f"{path}: {key!r} must be a list of names")
+    return names
 
 
 def save_dlc_config(path: str | os.PathLike, config: DLCConfig) -> Path:

@@ -25,9 +25,11 @@ import pandas as pd
 
 from ....atomic import atomic_path
 from ....errors import LabelFormatError
-from ...model import LabelTable, check_keypoints, check_unique, frame_number
+from ...model import AnimalTables, LabelTable, check_keypoints, check_unique, frame_number
 
 H5_KEY = "df_with_missing"
+#: DeepLabCut's individual for unique bodyparts (points of no animal)
+UNIQUE = "single"
 LABELED_DATA = "labeled-data"
 
 
@@ -54,6 +56,56 @@ def load_dlc_labels(
     sizes = _image_sizes(path.parent, table.images) if check_images else None
     table.check(path, sizes=sizes)
     return table
+
+
+def load_dlc_animals(
+    path: str | os.PathLike,
+    bodyparts: Sequence[str] | None = None,
+    individuals: Sequence[str] | None = None,
+    check_images: bool = True,
+) -> AnimalTables:
+    """Read a multi-animal ``CollectedData_<scorer>.h5`` (or ``.csv``; columns ``scorer /
+    individuals / bodyparts / coords``) into one checked table per individual.
+    ``individuals`` (the config's) must be the file's set; its unique bodyparts (individual
+    ``single``) are refused for now.
+
+    Example::
+
+        animals = load_dlc_animals("labeled-data/mice/CollectedData_me.h5")
+        animals.individuals, animals.tables["mouse1"].xy.shape
+    """
+    path = Path(path)
+    df, index_style = _read_collected(path)
+    found = file_individuals(path, df)
+    if not found:
+        raise LabelFormatError(f"{path}: no 'individuals' column level: a single-animal file")
+    if UNIQUE in found:
+        raise LabelFormatError(f"{path}: unique bodyparts ({UNIQUE!r}) are not supported yet")
+    if individuals is not None and set(individuals) != set(found):
+        raise LabelFormatError(
+            f"{path}: labels individuals {found}, but its config names {list(individuals)}"
+        )
+    sizes = None
+    tables = {}
+    for individual in found:
+        table = table_from_frame(path, df.xs(individual, level="individuals", axis=1))
+        table.meta["index_style"] = index_style
+        if bodyparts is not None:
+            check_keypoints(path, table.keypoints, bodyparts)
+        if sizes is None and check_images:
+            sizes = _image_sizes(path.parent, table.images)
+        tables[individual] = table.check(path, sizes=sizes)
+    return AnimalTables(tuple(found), tables)
+
+
+def file_individuals(path: Path, df: pd.DataFrame | None = None) -> list[str]:
+    """The ``individuals`` column level of a CollectedData file, in its order (empty when the
+    file has none: a single-animal file)."""
+    if df is None:
+        df, _ = _read_collected(path)
+    if not isinstance(df.columns, pd.MultiIndex) or "individuals" not in df.columns.names:
+        return []
+    return [str(i) for i in dict.fromkeys(df.columns.get_level_values("individuals"))]
 
 
 def _read_collected(path: Path) -> tuple[pd.DataFrame, str]:
@@ -123,8 +175,7 @@ def table_from_frame(path: Path, df: pd.DataFrame) -> LabelTable:
         individuals = columns.get_level_values("individuals").unique()
         if len(individuals) > 1:
             raise LabelFormatError(
-                f"{path}: labels for {len(individuals)} animals; multi-animal files are not "
-                "supported yet"
+                f"{path}: labels for {len(individuals)} animals; read it with load_dlc_animals"
             )
         df = df.droplevel("individuals", axis=1)
         columns = df.columns
@@ -229,14 +280,26 @@ def dlc_labels_frame(
     return pd.DataFrame(xy.reshape(len(table), -1), index=index, columns=columns)
 
 
+def dlc_animals_frame(
+    animals: AnimalTables, scorer: str, index_style: str = "multi"
+) -> pd.DataFrame:
+    """Several animals' tables as a multi-animal CollectedData DataFrame: columns ``scorer /
+    individuals / bodyparts / coords``, the individuals in ``animals``' order."""
+    parts = [dlc_labels_frame(animals.tables[a], scorer, index_style) for a in animals.individuals]
+    df = pd.concat(parts, axis=1, keys=list(animals.individuals), names=["individuals"])
+    return df.reorder_levels(["scorer", "individuals", "bodyparts", "coords"], axis=1)
+
+
 def save_dlc_labels(
     path: str | os.PathLike,
-    table: LabelTable,
+    table: LabelTable | AnimalTables,
     scorer: str | None = None,
     index_style: str | None = None,
     csv: bool = True,
 ) -> Path:
-    """Write ``CollectedData_<scorer>.h5`` (key ``df_with_missing``) and its ``.csv``.
+    """Write ``CollectedData_<scorer>.h5`` (key ``df_with_missing``) and its ``.csv`` (with an
+    ``individuals`` column level for :class:`AnimalTables`, as DeepLabCut's multi-animal
+    projects have).
 
     ``scorer`` defaults to the one the table was read with; ``index_style`` to the file's it
     was read from, else DeepLabCut 2.3's MultiIndex of path parts.
@@ -249,7 +312,10 @@ def save_dlc_labels(
     path = Path(path)
     scorer = scorer or table.meta.get("scorer") or "napari-superanimal"
     style = index_style or table.meta.get("index_style", "multi")
-    df = dlc_labels_frame(table, scorer, style)
+    if isinstance(table, AnimalTables):
+        df = dlc_animals_frame(table, scorer, style)
+    else:
+        df = dlc_labels_frame(table, scorer, style)
     path.parent.mkdir(parents=True, exist_ok=True)
     # pandas' "table" format cannot hold MultiIndex rows and columns together: DeepLabCut
     # writes those in the default "fixed" format (and string-indexed ones as "table")

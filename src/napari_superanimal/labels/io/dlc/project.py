@@ -19,9 +19,9 @@ import numpy as np
 
 from ....atomic import atomic_path
 from ....errors import LabelFormatError
-from ...model import LabelTable, check_keypoints
+from ...model import AnimalTables, LabelTable, check_keypoints
 from .config import CONFIG, DLCConfig, load_dlc_config, save_dlc_config
-from .labels import LABELED_DATA, load_dlc_labels, save_dlc_labels
+from .labels import LABELED_DATA, load_dlc_animals, load_dlc_labels, save_dlc_labels
 
 
 @dataclass
@@ -30,7 +30,8 @@ class DLCProject:
 
     folder: Path
     config: DLCConfig
-    labels: dict[str, LabelTable]
+    #: by video: a table, or one per animal in a multi-animal project
+    labels: dict[str, LabelTable | AnimalTables]
 
     def images_folder(self, video: str) -> Path:
         return self.folder / LABELED_DATA / video
@@ -51,13 +52,22 @@ def load_dlc_project(path: str | os.PathLike, check_images: bool = True) -> DLCP
     path = Path(path)
     config = load_dlc_config(path)
     folder = config.path.parent
-    labels: dict[str, LabelTable] = {}
+    labels: dict[str, LabelTable | AnimalTables] = {}
     data = folder / LABELED_DATA
     for sub in sorted(data.iterdir()) if data.is_dir() else []:
         if not sub.is_dir():
             continue
         file = collected_file(sub, config.scorer)
         if file is None:
+            continue
+        if config.individuals:
+            animals = load_dlc_animals(
+                file, config.bodyparts, config.individuals, check_images=check_images
+            )
+            animals.skeleton = list(config.skeleton)
+            for table in animals.tables.values():
+                table.video = sub.name
+            labels[sub.name] = animals
             continue
         table = load_dlc_labels(file, config.bodyparts, check_images=check_images)
         table.skeleton = list(config.skeleton)
@@ -83,7 +93,7 @@ def collected_file(folder: Path, scorer: str) -> Path | None:
 def save_dlc_project(
     folder: str | os.PathLike,
     config: DLCConfig,
-    labels: Mapping[str, LabelTable],
+    labels: Mapping[str, LabelTable | AnimalTables],
     frames: Mapping[str, Callable[[int], np.ndarray]] | None = None,
     videos: Mapping[str, str] | None = None,
 ) -> Path:
@@ -99,13 +109,28 @@ def save_dlc_project(
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
     for video, table in labels.items():
-        check_keypoints(f"{folder} ({video})", table.keypoints, config.bodyparts)
-        table = table.reorder(config.bodyparts)
+        source = f"{folder} ({video})"
+        individuals = table.individuals if isinstance(table, AnimalTables) else ()
+        if tuple(individuals) != tuple(config.individuals):
+            raise LabelFormatError(
+                f"{source}: labels individuals {list(individuals) or '(one animal)'} but the "
+                f"config names {list(config.individuals) or '(one animal)'}"
+            )
+        tables = list(table.tables.values()) if individuals else [table]
+        for t in tables:
+            check_keypoints(source, t.keypoints, config.bodyparts)
+        tables = [t.reorder(config.bodyparts) for t in tables]
         sub = folder / LABELED_DATA / video
         sub.mkdir(parents=True, exist_ok=True)
-        names = [f"{LABELED_DATA}/{video}/{p.split('/')[-1]}" for p in table.images or []]
-        table.images = names
-        save_dlc_labels(sub / f"CollectedData_{config.scorer}.h5", table, config.scorer)
+        names = [f"{LABELED_DATA}/{video}/{p.split('/')[-1]}" for p in tables[0].images or []]
+        for t in tables:
+            t.images = names
+        out = (
+            AnimalTables(individuals, dict(zip(individuals, tables, strict=True)))
+            if individuals
+            else tables[0]
+        )
+        save_dlc_labels(sub / f"CollectedData_{config.scorer}.h5", out, config.scorer)
         size = None
         if frames is not None and video in frames:
             for row, name in enumerate(names):

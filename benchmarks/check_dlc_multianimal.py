@@ -1,0 +1,127 @@
+"""DeepLabCut 3.0.2 takes our multi-animal export: ``create_training_dataset`` on it, in its venv.
+
+Issue "Every animal in the frame...", item 5: a project with several animals exports as a
+DeepLabCut multi-animal project (``multianimalproject``, ``individuals``,
+``multianimalbodyparts``, CollectedData with an ``individuals`` column level, the labeled frames
+as PNGs), and DeepLabCut's own ``create_training_dataset`` must accept it.
+
+``python check_dlc_multianimal.py [--dlc-python /work/dlcvenv/bin/python]`` (our venv) makes a
+synthetic 40-frame video with the demo's mouse, opens a project with two animals, labels 12
+frames for each (the demo's known keypoints, the second animal mirrored: a format check, not an
+accuracy one), exports it with ``Session.export(format="dlc-project", images=True)``, then runs
+in DeepLabCut's venv ``create_training_dataset(net_type="top_down_resnet_50", engine=PYTORCH)``
+and reads back what DeepLabCut made of it: the individuals and bodyparts of its pose config and
+the labels of its merged training table, compared with ours. Writes
+``results/check_dlc_multianimal.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+
+DLC_SIDE = r"""
+import glob, json, sys
+import deeplabcut, pandas as pd, yaml
+config = sys.argv[1]
+deeplabcut.create_training_dataset(
+    config, Shuffles=[1], net_type="top_down_resnet_50",
+    engine=deeplabcut.Engine.PYTORCH, userfeedback=False,
+)
+root = config.rsplit("/", 1)[0]
+(pose_cfg,) = glob.glob(f"{root}/dlc-models-pytorch/**/train/pytorch_config.yaml", recursive=True)
+pose = yaml.safe_load(open(pose_cfg))
+(merged,) = glob.glob(f"{root}/training-datasets/**/CollectedData_*.h5", recursive=True)
+df = pd.read_hdf(merged)
+print(json.dumps({
+    "individuals": pose["metadata"]["individuals"],
+    "bodyparts": pose["metadata"]["bodyparts"],
+    "method": pose.get("method"),
+    "detector": bool(pose.get("detector")),
+    "rows": len(df),
+    "columns": list(df.columns.names),
+    "values": df.to_numpy(float).tolist(),
+    "column_keys": [list(map(str, c)) for c in df.columns],
+}))
+"""
+
+
+def make_project(work: Path) -> tuple[Path, np.ndarray, list[str], list[int]]:
+    """Our side: a two-animal project, exported; returns the config, our labels
+    ``(frames, animals, keypoints, 2)``, the keypoints and the labeled frames."""
+    from napari_superanimal.demo.mouse import KEYPOINTS, make_mouse_video
+    from napari_superanimal.session import Session
+
+    video, truth = make_mouse_video(work / "mice.mp4", n_frames=40, size=(128, 160), seed=2)
+    keypoints = list(KEYPOINTS)
+    frames = list(range(0, 40, 40 // 12))[:12]
+    labels = np.zeros((len(frames), 2, len(keypoints), 2))
+    with Session.open(video, keypoints=keypoints, project=work / "project") as session:
+        session.set_individuals(["mouse1", "mouse2"])
+        width = session.video.shape[2]
+        for row, frame in enumerate(frames):
+            xy = truth[frame, :, :2]
+            for a, (name, points) in enumerate((("mouse1", xy), ("mouse2", xy * [-1, 1]))):
+                points = points + [width - 1, 0] if a else points
+                labels[row, a] = points
+                for k, p in zip(keypoints, points, strict=True):
+                    session.label(frame, k, *p, individual=name)
+        config = session.export(work / "dlc", format="dlc-project", scorer="me")
+    return config, labels, keypoints, frames
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--dlc-python", default="/work/dlcvenv/bin/python")
+    args = parser.parse_args()
+    from _common import WORK, machine, save
+
+    work = WORK / "dlc_multianimal"
+    shutil.rmtree(work, ignore_errors=True)
+    work.mkdir(parents=True)
+    config, labels, keypoints, frames = make_project(work)
+    env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(work)}
+    proc = subprocess.run(
+        [args.dlc_python, "-c", DLC_SIDE, str(config)], capture_output=True, text=True, env=env
+    )
+    if proc.returncode:
+        raise SystemExit(f"DeepLabCut refused the export:\n{proc.stderr[-3000:]}")
+    dlc = json.loads(proc.stdout.strip().splitlines()[-1])
+    # DeepLabCut's merged table, back in our layout: (rows, animals, keypoints, 2)
+    values = np.asarray(dlc["values"])
+    index = {tuple(c[1:]): i for i, c in enumerate(dlc["column_keys"])}
+    theirs = np.full((len(values), 2, len(keypoints), 2), np.nan)
+    for a, name in enumerate(["mouse1", "mouse2"]):
+        for k, bp in enumerate(keypoints):
+            for c, coord in enumerate("xy"):
+                theirs[:, a, k, c] = values[:, index[(name, bp, coord)]]
+    result = {
+        "machine": machine(),
+        "deeplabcut": "3.0.2",
+        "individuals": dlc["individuals"],
+        "bodyparts": dlc["bodyparts"],
+        "method": dlc["method"],
+        "detector in pose config": dlc["detector"],
+        "labeled frames, ours": len(frames),
+        "rows in DeepLabCut's training table": dlc["rows"],
+        "column levels": dlc["columns"],
+        "max label difference (px)": float(np.nanmax(np.abs(theirs - labels))),
+        "accepted": dlc["individuals"] == ["mouse1", "mouse2"]
+        and dlc["bodyparts"] == keypoints
+        and dlc["rows"] == len(frames),
+    }
+    print(json.dumps(result, indent=1))
+    save("check_dlc_multianimal", result)
+
+
+if __name__ == "__main__":
+    main()

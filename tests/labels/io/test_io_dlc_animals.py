@@ -1,0 +1,145 @@
+"""DeepLabCut multi-animal projects: import into a project's individuals, export back.
+
+The DeepLabCut files here are written as DeepLabCut 3 writes them (pandas, ``df_with_missing``,
+columns ``scorer / individuals / bodyparts / coords``, rows a MultiIndex of the image path's
+parts; config keys as ``deeplabcut.create_new_project(multianimal=True)`` sets them), not by the
+code under test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import yaml
+
+from napari_superanimal.errors import LabelFormatError, SuperAnimalError
+from napari_superanimal.labels.io.dlc import load_dlc_config, load_dlc_project
+
+KEYPOINTS = ["snout", "leftear", "rightear", "tailbase"]
+MICE = ["mouse1", "mouse2"]
+W, H = 160, 96  # the size of conftest's index video
+
+
+def animals_frame(rows: dict[int, dict[str, list]], individuals=MICE, scorer="me") -> pd.DataFrame:
+    """CollectedData of a multi-animal project: ``rows[frame][individual]`` is 8 numbers."""
+    cols = pd.MultiIndex.from_product(
+        [[scorer], individuals, KEYPOINTS, ["x", "y"]],
+        names=["scorer", "individuals", "bodyparts", "coords"],
+    )
+    index = pd.MultiIndex.from_tuples([("labeled-data", "clip", f"img{f:03d}.png") for f in rows])
+    values = [sum((r.get(a, [np.nan] * 8) for a in individuals), []) for r in rows.values()]
+    return pd.DataFrame(np.array(values, float), index=index, columns=cols)
+
+
+ROWS = {
+    4: {"mouse1": [10, 11, 12, 13, 14, 15, 16, 17], "mouse2": [100, 50, 101, 51, 102, 52, 103, 53]},
+    9: {"mouse1": [20.5, 21, np.nan, np.nan, 24, 25, 26, 27]},  # mouse2 not in view
+}
+
+
+def make_project(root: Path, rows=ROWS, individuals=MICE, unique=()) -> Path:
+    root.mkdir(parents=True, exist_ok=True)
+    cfg = {
+        "Task": "mice",
+        "scorer": "me",
+        "date": "Jan1",
+        "multianimalproject": True,
+        "identity": False,
+        "project_path": str(root),
+        "video_sets": {"/videos/clip.mp4": {"crop": f"0, {W}, 0, {H}"}},
+        "individuals": list(individuals),
+        "uniquebodyparts": list(unique),
+        "multianimalbodyparts": KEYPOINTS,
+        "bodyparts": "MULTI!",
+        "skeleton": [["snout", "leftear"]],
+    }
+    (root / "config.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))
+    folder = root / "labeled-data" / "clip"
+    folder.mkdir(parents=True, exist_ok=True)
+    animals_frame(rows, list(dict.fromkeys(individuals))).to_hdf(
+        folder / "CollectedData_me.h5", key="df_with_missing", mode="w", format="fixed"
+    )
+    return root
+
+
+def test_a_multi_animal_project_imports_each_animals_points(session, tmp_path):
+    project = make_project(tmp_path / "dlc")
+    assert session.import_labels(project) == 2
+    assert session.individuals == ("mouse1", "mouse2")  # a project without labels takes them
+    assert session.labels(4, "mouse2")["tailbase"].x == 103
+    assert session.labels(4, "mouse1")["snout"].y == 11
+    assert "leftear" not in session.labels(9, "mouse1") and session.labels(9, "mouse2") == {}
+    assert session.skeleton == [("snout", "leftear")]
+    assert session.undo() == 4 and session.animals(4) == {}  # one import, one undo
+
+
+def test_the_export_is_a_multi_animal_project_that_reads_back_as_it_was(session, tmp_path):
+    session.import_labels(make_project(tmp_path / "dlc"))
+    session.label(9, "snout", 60, 30, individual="mouse2")
+    out = session.export(tmp_path / "out", format="dlc-project", scorer="me")
+    config = yaml.safe_load(out.read_text())
+    assert config["multianimalproject"] is True and config["bodyparts"] == "MULTI!"
+    assert config["individuals"] == MICE and config["multianimalbodyparts"] == KEYPOINTS
+    assert config["uniquebodyparts"] == []
+    df = pd.read_hdf(out.parent / "labeled-data/clip/CollectedData_me.h5", "df_with_missing")
+    assert list(df.columns.names) == ["scorer", "individuals", "bodyparts", "coords"]
+    assert df.loc[("labeled-data", "clip", "img009.png"), ("me", "mouse2", "snout", "x")] == 60
+    back = load_dlc_project(out.parent, check_images=False).labels["clip"]
+    assert back.individuals == ("mouse1", "mouse2")
+    np.testing.assert_array_equal(back.tables["mouse1"].xy[0].ravel(), ROWS[4]["mouse1"])
+
+
+def test_an_import_whose_animals_differ_from_the_projects_is_refused_naming_both(session, tmp_path):
+    session.set_individuals(["a", "b", "c"])
+    session.label(1, "snout", 5, 5, individual="a")
+    with pytest.raises(LabelFormatError) as err:
+        session.import_labels(make_project(tmp_path / "dlc"))
+    message = str(err.value)
+    assert "['mouse1', 'mouse2']" in message and "['a', 'b', 'c']" in message
+    assert "\n" not in message
+    assert session.labeled_frames() == [1]  # nothing imported
+
+
+def test_a_single_animal_file_into_a_project_of_several_is_refused(session, tmp_path):
+    from napari_superanimal.labels.io.dlc import save_dlc_labels
+    from napari_superanimal.labels.model import LabelTable
+
+    session.set_individuals(MICE)
+    table = LabelTable.empty(KEYPOINTS, [2], images=["labeled-data/clip/img002.png"])
+    table.xy[0, 0] = (1, 2)
+    file = save_dlc_labels(tmp_path / "labeled-data/clip/CollectedData_me.h5", table, "me")
+    with pytest.raises(LabelFormatError, match=r"\(one animal\).*\['mouse1', 'mouse2'\]"):
+        session.import_labels(file)
+
+
+@pytest.mark.parametrize(
+    "change, match",
+    [
+        ({"unique": ["arena_corner"]}, "unique bodyparts \\(arena_corner\\)"),
+        ({"individuals": ["mouse1", "mouse1"]}, "individual 'mouse1' appears twice"),
+    ],
+)
+def test_what_multi_animal_import_does_not_handle_is_said_in_one_line(tmp_path, change, match):
+    root = make_project(tmp_path / "dlc", **change)
+    with pytest.raises(LabelFormatError, match=match) as err:
+        load_dlc_config(root)
+    assert "\n" not in str(err.value)
+
+
+def test_a_file_whose_animals_are_not_its_configs_is_refused(tmp_path):
+    root = make_project(tmp_path / "dlc")
+    config = yaml.safe_load((root / "config.yaml").read_text())
+    config["individuals"] = ["mouse1", "mouse3"]
+    (root / "config.yaml").write_text(yaml.safe_dump(config))
+    with pytest.raises(LabelFormatError, match=r"'mouse2'\].*config names \['mouse1', 'mouse3'"):
+        load_dlc_project(root)
+
+
+def test_several_animals_export_only_as_a_deeplabcut_project_so_far(session, tmp_path):
+    session.import_labels(make_project(tmp_path / "dlc"))
+    for format in ("slp", "coco", "dlc-h5"):
+        with pytest.raises(SuperAnimalError, match=f"exporting as {format} works on one animal"):
+            session.export(tmp_path / f"out.{format}", format=format)
