@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from qtpy.QtCore import Qt
 
+from fixtures.napari import mouse_event as _event
 from fixtures.napari import press
 from fixtures.sessions import KEYPOINTS, VERSION
 from napari_superanimal import open_video
@@ -28,29 +29,6 @@ def session(predicted_session):
 @pytest.fixture()
 def widget(session, show):
     return show(session, frame=3)
-
-
-def _event(kind, position, layer, modifiers=()):
-    """A mouse event as napari's layer bindings receive it from vispy (world coordinates)."""
-    from types import SimpleNamespace
-
-    from napari.utils._proxies import ReadOnlyWrapper
-
-    event = SimpleNamespace(
-        type=kind,
-        is_dragging=kind == "mouse_move",
-        button=1,
-        modifiers=list(modifiers),
-        position=tuple(float(v) for v in position),
-        pos=np.array(position[-2:], float) * 4,  # canvas pixels (add mode measures drags)
-        view_direction=None,
-        up_direction=None,
-        dims_displayed=[1, 2],
-        delta=None,
-        native=None,
-        handled=False,
-    )
-    return ReadOnlyWrapper(event, exceptions=("handled",))
 
 
 def mouse_drag(viewer, layer, start, end):

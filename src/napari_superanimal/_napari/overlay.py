@@ -4,9 +4,11 @@ The layer holds the current frame's points only (so changing frame costs O(keypo
 predictions as discs faded by their confidence (a cross below the confidence threshold; grey
 rings for an older model version's, until the current one has predicted the frame), the
 user's labels in full colour as diamonds (accepted predictions as squares); hidden keypoints are
-not drawn. Dragging a point makes it a label; a point added in "add" mode labels the keypoint
-chosen in the widget. Every edit goes through the Session, so it is committed before the layer
-shows it.
+not drawn. In a project with several animals every animal's points are drawn, each label
+rimmed in its animal's colour, and the skeleton joins each animal's own points. Dragging a point
+makes it a label (of the animal it belongs to); a point added in "add" mode labels the keypoint
+chosen in the widget, for the animal chosen there. Every edit goes through the Session, so it is
+committed before the layer shows it.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ def keypoint_colors(n: int) -> np.ndarray:
     )
 
 
+def animal_colors(n: int) -> np.ndarray:
+    """``(n, 4)`` RGBA colours for animals' rims: paler than the keypoints' faces, hues a
+    golden-ratio step apart (so a few animals never share the keypoints' evenly spaced ones)."""
+    hues = [(0.1 + 0.618034 * i) % 1.0 for i in range(n)]
+    return np.array([(*colorsys.hsv_to_rgb(h, 0.45, 1.0), 1.0) for h in hues], np.float32)
+
+
 class KeypointsOverlay:
     """Owns the Points layer (and an optional skeleton Shapes layer) for one Session."""
 
@@ -52,6 +61,12 @@ class KeypointsOverlay:
         self.frame = 0
         self.shown: list[FramePoint] = []  # what each row of the layer is, in order
         self.active_keypoint: str | None = None  # the one a click in "add" mode places
+        self.individuals = session.individuals
+        self.animal_color = dict(
+            zip(self.individuals, animal_colors(len(self.individuals)), strict=True)
+        )
+        #: the animal a click in "add" mode labels (None: a single-animal project)
+        self.active_individual: str | None = self.individuals[0] if self.individuals else None
         self.show_names = False
         self._updating = False
         self._in_layer_event = False  # inside napari's data event: redraw after it
@@ -64,7 +79,7 @@ class KeypointsOverlay:
             name=LAYER_NAME,
             ndim=2,
             size=self.point_size,
-            border_width=0.15,
+            border_width=0.3 if session.individuals else 0.15,  # the animal shows in the rim
             border_width_is_relative=True,
             features=pd.DataFrame({"keypoint": pd.Series([], dtype=str)}),
             text={
@@ -120,13 +135,14 @@ class KeypointsOverlay:
         stale = np.array([k == PointKind.STALE for k in kinds], bool)
         colors[stale] = (0.6, 0.6, 0.6, 1.0)  # an older model's guess: grey until refreshed
         # borders depend on keypoint and kind only (not on the score), so they are set rarely
-        borders = np.where(predicted[:, None], colors, np.array([1, 1, 1, 1], np.float32))
+        rims = np.array([self._rim(p) for p in points], np.float32).reshape(n, 4)
+        borders = np.where(predicted[:, None], colors, rims)
         scores = np.array([p.score for p in points], np.float32)
         colors[predicted, 3] = 0.25 + 0.75 * np.clip(scores[predicted], 0, 1)
         colors[stale, 3] = 0.5
         # what is drawn where changes rarely from one frame to the next: set only what changed
         # (each napari property setter costs milliseconds), then refresh once
-        names = [p.keypoint for p in points]
+        names = [(p.individual, p.keypoint) for p in points]
         last_names, last_kinds = self._last_shape or (None, None)
         self._updating = True
         try:
@@ -136,7 +152,10 @@ class KeypointsOverlay:
                     layer.selected_data = set()
                 layer.data = coords
                 if names != last_names:
-                    layer.features = pd.DataFrame({"keypoint": names})
+                    features = {"keypoint": [k for _, k in names]}
+                    if self.individuals:
+                        features["individual"] = [a for a, _ in names]
+                    layer.features = pd.DataFrame(features)
                     layer.size = self.point_size
                 if names != last_names or kinds != last_kinds:
                     layer.border_color = borders if n else "white"
@@ -151,9 +170,18 @@ class KeypointsOverlay:
         finally:
             self._updating = False
 
+    def _rim(self, point: FramePoint) -> tuple:
+        """A label's rim: its animal's colour, or white in a single-animal project."""
+        return tuple(self.animal_color.get(point.individual, (1.0, 1.0, 1.0, 1.0)))
+
     def _draw_skeleton(self, points: list[FramePoint]) -> None:
-        at = {p.keypoint: (p.y, p.x) for p in points}
-        lines = [np.array([at[a], at[b]]) for a, b in self.session.skeleton if a in at and b in at]
+        at = {(p.individual, p.keypoint): (p.y, p.x) for p in points}
+        lines = [
+            np.array([at[(animal, a)], at[(animal, b)]])
+            for animal in dict.fromkeys(p.individual for p in points)
+            for a, b in self.session.skeleton
+            if (animal, a) in at and (animal, b) in at
+        ]
         with self.skeleton.events.blocker_all():
             self.skeleton.data = []
             if lines:
@@ -162,9 +190,10 @@ class KeypointsOverlay:
 
     # -- layer -> session -------------------------------------------------------------------
     def selected_keypoints(self) -> list[str]:
-        return [
-            self.shown[i].keypoint for i in sorted(self.layer.selected_data) if i < len(self.shown)
-        ]
+        return [p.keypoint for p in self.selected_points()]
+
+    def selected_points(self) -> list[FramePoint]:
+        return [self.shown[i] for i in sorted(self.layer.selected_data) if i < len(self.shown)]
 
     def _on_data(self, event) -> None:
         if self._updating:
@@ -176,18 +205,21 @@ class KeypointsOverlay:
             if action == "changed":
                 for i in indices:
                     y, x = self.layer.data[i][-2:]
-                    self.session.label(self.frame, self.shown[i].keypoint, x, y)
+                    point = self.shown[i]
+                    self.session.label(self.frame, point.keypoint, x, y, point.individual)
             elif action == "added":
                 y, x = self.layer.data[-1][-2:]
                 name = self.active_keypoint
                 if name is None:
                     raise ValueError("choose a keypoint in the list first, then click to place it")
-                self.session.label(self.frame, name, x, y)
+                self.session.label(self.frame, name, x, y, self.active_individual)
                 self.active_keypoint = None
                 self.layer.mode = "select"
             elif action == "removing":
-                names = [self.shown[i].keypoint for i in indices if 0 <= i < len(self.shown)]
-                self.session.delete(self.frame, names)
+                gone = [self.shown[i] for i in indices if 0 <= i < len(self.shown)]
+                for animal in dict.fromkeys(p.individual for p in gone):
+                    names = [p.keypoint for p in gone if p.individual == animal]
+                    self.session.delete(self.frame, names, animal)
             else:
                 return
         except Exception as err:  # noqa: BLE001 - tell the user, redraw what the store holds

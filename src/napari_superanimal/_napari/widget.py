@@ -35,6 +35,7 @@ from qtpy.QtWidgets import (
 
 from ..errors import SuperAnimalError
 from ..session import Session
+from .animals import AnimalPanel
 from .boxes import BOX_LAYER, AnimalBoxes, zoo_dataset
 from .forms import NO_MODEL, ZOO_CHOICES, export_form, model_form
 from .overlay import KeypointsOverlay
@@ -57,6 +58,7 @@ SHORTCUTS = [
     ("Shift+Right / Shift+Left", "next / previous labeled frame"),
     ("N / Shift+N", "next / previous suggested frame (Suggestions dock)"),
     ("J", "jump to a frame (type it, Enter)"),
+    ("I", "next animal (a project with several)"),
 ]
 
 
@@ -107,6 +109,7 @@ class LabelingWidget(QWidget):
 
         self.keypoint_list = QListWidget()
         self.keypoint_list.itemClicked.connect(self._on_keypoint_clicked)
+        self.animals = AnimalPanel(self._on_animal_chosen, lambda: self.frame)
 
         self.threshold_slider = QSlider(Qt.Orientation.Horizontal)
         self.threshold_slider.setRange(0, 100)
@@ -150,6 +153,7 @@ class LabelingWidget(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.model_choice.native)
         layout.addWidget(self.model_status)
+        layout.addWidget(self.animals)
         layout.addWidget(QLabel("Keypoints (click one, then the image):"))
         layout.addWidget(self.keypoint_list, stretch=1)
         layout.addWidget(QLabel("Confidence threshold"))
@@ -182,6 +186,7 @@ class LabelingWidget(QWidget):
             "n": self.next_suggestion,
             "Shift-n": self.previous_suggestion,
             "j": self.focus_frame_box,
+            "i": self.animals.cycle,
         }
         for key, action in bindings.items():
             # on the viewer, and on our layer (whose own bindings would win while it is active)
@@ -238,6 +243,7 @@ class LabelingWidget(QWidget):
         self._owns_session = False
         self.project_label.setText("open a video to start")
         self.keypoint_list.clear()
+        self.animals.set_session(None, {})
         self.counts_label.setText("")
 
     def set_session(self, session: Session, video_layer=None) -> None:
@@ -267,6 +273,7 @@ class LabelingWidget(QWidget):
         self.timeline.set_session(session)
         self.overlay = KeypointsOverlay(self.viewer, session, on_edit=self._refresh_panel)
         self.overlay.add_to(self.viewer)
+        self.animals.set_session(session, self.overlay.animal_color)
         self.viewer.layers.selection.active = self.overlay.layer
         self._bind_keys()
         self.project_label.setText(str(session.project.folder))
@@ -487,8 +494,8 @@ class LabelingWidget(QWidget):
         session = self.session
         if session is None:
             return
-        labels = session.labels(self.frame)
-        pred = session.prediction(self.frame)
+        labels = session.labels(self.frame, self.overlay.active_individual)
+        pred = None if session.individuals else session.prediction(self.frame)
         for i in range(self.keypoint_list.count()):
             item = self.keypoint_list.item(i)
             name = item.data(Qt.ItemDataRole.UserRole)
@@ -522,26 +529,35 @@ class LabelingWidget(QWidget):
     def accept(self) -> None:
         if self.session is None:
             return
-        n = self.session.accept(self.frame)
+        try:
+            n = self.session.accept(self.frame)
+        except SuperAnimalError as err:  # several animals: predictions are one animal's
+            show_error(str(err))
+            return
         if n == 0 and not self.session.has_prediction(self.frame):
             show_info("no predictions on this frame yet")
 
-    def _chosen_keypoints(self) -> list[str]:
-        chosen = self.overlay.selected_keypoints()
+    def _chosen_points(self) -> list[tuple[str | None, str]]:
+        """``(individual, keypoint)`` of the selected points, else of the keypoint chosen in
+        the list (for the animal chosen in the dock)."""
+        chosen = [(p.individual, p.keypoint) for p in self.overlay.selected_points()]
         if not chosen and self.keypoint_list.currentItem() is not None:
-            chosen = [self.keypoint_list.currentItem().data(Qt.ItemDataRole.UserRole)]
+            name = self.keypoint_list.currentItem().data(Qt.ItemDataRole.UserRole)
+            chosen = [(self.overlay.active_individual, name)]
         return chosen
 
     def toggle_hidden(self) -> None:
         if self.session is None:
             return
-        for name in self._chosen_keypoints():
-            self.session.toggle_hidden(self.frame, name)
+        for animal, name in self._chosen_points():
+            self.session.toggle_hidden(self.frame, name, animal)
 
     def delete_selected(self) -> None:
         if self.session is None:
             return
-        self.session.delete(self.frame, self._chosen_keypoints())
+        chosen = self._chosen_points()
+        for animal in dict.fromkeys(a for a, _ in chosen):
+            self.session.delete(self.frame, [k for a, k in chosen if a == animal], animal)
 
     def undo(self) -> None:
         self._history(self.session.undo if self.session else None)
@@ -587,6 +603,12 @@ class LabelingWidget(QWidget):
         self.overlay.active_keypoint = name
         self.viewer.layers.selection.active = self.overlay.layer
         self.overlay.layer.mode = "add"
+
+    def _on_animal_chosen(self, name: str) -> None:
+        """The next click labels ``name``; the keypoint list shows its points."""
+        if self.overlay is not None:
+            self.overlay.active_individual = name
+            self._refresh_panel()
 
     def _on_keypoint_clicked(self, item: QListWidgetItem) -> None:
         self.choose_keypoint(item.data(Qt.ItemDataRole.UserRole))
