@@ -135,3 +135,26 @@ def test_a_video_runs_the_detector_again_after_a_jump_between_frames():
     with pytest.raises(ValueError, match="use predict_animals"):
         model.predict_video(Clip(), [0], boxes=Tracks(Scripted([[]]), 2))
     assert model.predict_animals(Clip(), 2, [0, 1], tracks=Tracks(det, 2)).shape == (2, 2, 3, 3)
+
+
+def test_a_jump_brings_the_detector_back_on_the_next_frame():
+    det = Scripted([[[10, 10, 30, 20]]])
+    tracks = Tracks(det, 1, every=100)
+    box = tracks.boxes(FRAME)[0]
+    tracks.update(animal(box)[None])
+    tracks.boxes(FRAME)
+    tracks.update(animal(box + [40, 0, 0, 0])[None])  # 40 px in a frame: over half of 30
+    tracks.boxes(FRAME)
+    assert det.calls == 2  # a jump is not motion: the detector looks again
+
+
+def test_an_animal_leaving_the_frame_is_looked_for_again_never_followed_out():
+    det = Scripted([[[10, 10, 30, 20]]])
+    tracks = Tracks(det, 1, every=100)
+    boxes, truth = [], np.array([10.0, 10, 30, 20])
+    for _ in range(12):  # the animal runs left 9 px a frame, out of the image
+        boxes.append(tracks.boxes(FRAME)[0])
+        tracks.update(animal(truth)[None])
+        truth = truth - [9, 0, 0, 0]
+    assert all(b[0] + b[2] > 0 for b in boxes)  # never a box wholly left of the image
+    assert det.calls > 1 and any(b[0] < 0 for b in boxes)  # it followed, then looked again

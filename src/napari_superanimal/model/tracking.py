@@ -3,7 +3,9 @@
 DeepLabCut runs its SuperAnimal detector on every frame (Faster R-CNN ResNet-50: about 7 s a
 frame on a 2-core CPU, 20-50x the pose network's crop). :class:`Tracks` runs it on the first
 frame, then every ``every`` frames, and on the next frame whenever an animal it follows is unsure
-(fewer than ``min_keypoints`` keypoints scoring ``min_score``). In between, each animal's box
+(fewer than ``min_keypoints`` keypoints scoring ``min_score``), jumps (its keypoints moved more
+than :data:`MAX_STEP` of its box's larger side since the frame before) or would leave the frame
+(its expected box no longer overlaps the image). In between, each animal's box
 keeps the size the detector gave it and moves with the animal: by the mean displacement of its
 confident keypoints since the frame before, plus that displacement again for the frame ahead
 (constant velocity). With ``every=1`` every frame takes the detector's boxes, exactly as
@@ -34,6 +36,7 @@ from .preprocess import crop_corners
 
 MIN_IOU = 0.1  # a detection overlapping an animal's expected box less than this is matched
 # by distance, after the overlapping ones
+MAX_STEP = 0.5  # a step longer than this share of the box's larger side is a jump, not motion
 
 
 class Tracks(BoxSource):
@@ -82,7 +85,17 @@ class Tracks(BoxSource):
             self._since = 0
             return self.origin.copy()
         self._since += 1
-        return self.expected()
+        box = self.expected()
+        height, width = frames.shape[1:3]
+        alive = np.isfinite(box).all(axis=1)
+        outside = (box[:, 0] + box[:, 2] <= 0) | (box[:, 1] + box[:, 3] <= 0)
+        outside |= (box[:, 0] >= width) | (box[:, 1] >= height)
+        if (alive & outside).any():  # an animal would leave the frame: lost, look again
+            self._detected = True
+            self._detect(frames)
+            self._since = 0
+            return self.origin.copy()
+        return box
 
     def expected(self) -> np.ndarray:
         """Each animal's box on the next frame if it keeps moving as in the last one."""
@@ -108,6 +121,10 @@ class Tracks(BoxSource):
                 both = sure & np.isfinite(before).all(axis=1)
                 if both.sum() >= self.min_keypoints:
                     step = (now[both] - before[both]).mean(axis=0)
+            if np.abs(step).max() > MAX_STEP * self.origin[i, 2:].max():
+                self._since = None  # a jump, not motion: ask the detector on the next frame
+                self._last[i], self.step[i] = None, 0
+                continue
             if not self._detected:  # a detection frame's box is where the animal is
                 self.moved[i] += step
             self.step[i] = step
