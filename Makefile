@@ -28,9 +28,11 @@ bench: setup
 	cd benchmarks && ../.venv/bin/python bench_cluster.py
 	cd benchmarks && ../.venv/bin/python bench_finetune.py --arch light_resnet18 --labels 20
 	cd benchmarks && ../.venv/bin/python bench_suggest.py
+	cd benchmarks && ../.venv/bin/python bench_animals_store.py
 	cd benchmarks && ../.venv/bin/python bench_demo.py
 	cd benchmarks && ../.venv/bin/python bench_adapt.py
 	cd benchmarks && ../.venv/bin/python bench_faults.py
 	# DeepLabCut's side needs its own venv (bench_finetune_dlc.py's docstring sets it up)
 	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_topdown_dlc.py --dlc-python $(DLC_PYTHON); else echo "bench_topdown_dlc.py skipped: no DeepLabCut venv at $(DLC_PYTHON)"; fi
 	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_tracking.py --dlc-python $(DLC_PYTHON); else echo "bench_tracking.py skipped: no DeepLabCut venv at $(DLC_PYTHON)"; fi
+	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python check_dlc_multianimal.py --dlc-python $(DLC_PYTHON); else echo "check_dlc_multianimal.py skipped: no DeepLabCut venv"; fi
