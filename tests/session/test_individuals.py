@@ -116,3 +116,11 @@ def test_merging_and_splitting_tracks_and_removing_an_animal_from_a_frame(mice):
     assert mice.undo() == 3  # (that label)
     assert mice.remove_animal(4, "mouse2") == 1 and mice.labeled_frames() == [1, 2, 3]
     assert mice.undo() == 4 and mice.undo() == 3 and mice.labels(3, "mouse1")  # split undone
+
+
+def test_deleting_two_animals_points_at_once_is_one_undo_step(mice):
+    mice.label(3, "nose", 1, 1, individual="mouse1")
+    mice.label(3, "nose", 2, 2, individual="mouse2")
+    assert mice.delete_points(3, [("mouse1", "nose"), ("mouse2", "nose")]) == 2
+    assert mice.animals(3) == {}
+    assert mice.undo() == 3 and mice.animals(3).keys() == {"mouse1", "mouse2"}

@@ -217,9 +217,7 @@ class KeypointsOverlay:
                 self.layer.mode = "select"
             elif action == "removing":
                 gone = [self.shown[i] for i in indices if 0 <= i < len(self.shown)]
-                for animal in dict.fromkeys(p.individual for p in gone):
-                    names = [p.keypoint for p in gone if p.individual == animal]
-                    self.session.delete(self.frame, names, animal)
+                self.session.delete_points(self.frame, [(p.individual, p.keypoint) for p in gone])
             else:
                 return
         except Exception as err:  # noqa: BLE001 - tell the user, redraw what the store holds

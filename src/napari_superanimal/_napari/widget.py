@@ -555,9 +555,7 @@ class LabelingWidget(QWidget):
     def delete_selected(self) -> None:
         if self.session is None:
             return
-        chosen = self._chosen_points()
-        for animal in dict.fromkeys(a for a, _ in chosen):
-            self.session.delete(self.frame, [k for a, k in chosen if a == animal], animal)
+        self.session.delete_points(self.frame, self._chosen_points())
 
     def undo(self) -> None:
         self._history(self.session.undo if self.session else None)

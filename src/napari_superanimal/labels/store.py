@@ -46,9 +46,9 @@ _LABELS = """CREATE TABLE IF NOT EXISTS {name} (
     model_version TEXT, updated REAL NOT NULL,
     PRIMARY KEY (video, frame, individual, keypoint)
 ) WITHOUT ROWID"""
-_SCHEMA = """
+_SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-{labels}
+{_LABELS.format(name="labels")};
 CREATE TABLE IF NOT EXISTS history (
     id INTEGER PRIMARY KEY AUTOINCREMENT, txn INTEGER NOT NULL,
     video TEXT NOT NULL, frame INTEGER NOT NULL, keypoint TEXT NOT NULL,
@@ -58,7 +58,7 @@ CREATE TABLE IF NOT EXISTS history (
 CREATE INDEX IF NOT EXISTS history_txn ON history (txn);
 -- the redo tail (undone rows) is small: a partial index keeps "drop the redo tail" O(tail)
 CREATE INDEX IF NOT EXISTS history_undone ON history (txn) WHERE undone = 1;
-""".replace("{labels}", _LABELS.format(name="labels") + ";")
+"""
 _COLUMNS = "video, frame, individual, keypoint, x, y, state, model_version, updated"
 # v1 had no individuals: its labels table, read as v2 (every point the one animal's)
 _V1_LABELS = (

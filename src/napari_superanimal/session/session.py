@@ -518,12 +518,17 @@ class Session:
 
     def delete(self, frame: int, keypoints: Iterable[str], individual: str | None = None) -> int:
         """Remove ``individual``'s points for ``keypoints`` on ``frame``; returns how many."""
+        return self.delete_points(frame, [(individual, k) for k in keypoints])
+
+    def delete_points(self, frame: int, points: Iterable[tuple[str | None, str]]) -> int:
+        """Remove the user's points ``(individual, keypoint)`` on ``frame``, several animals'
+        at once, in one undo step; returns how many."""
         frame = self._frame(frame)
-        individual = self._individual(individual)
-        names = [self._keypoint(k) for k in keypoints]
-        present = [k for k in names if k in self.labels(frame, individual)]
+        keys = [(self._individual(a), self._keypoint(k)) for a, k in points]
+        animals = self.animals(frame)
+        present = [(a, k) for a, k in keys if k in animals.get(a, {})]
         if present:
-            self._apply({frame: {(individual, k): None for k in present}})
+            self._apply({frame: dict.fromkeys(present)})
         return len(present)
 
     def apply_changes(self, changes: dict[int, dict[Key, Point | None]]) -> int:
