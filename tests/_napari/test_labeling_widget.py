@@ -410,3 +410,20 @@ def test_removing_the_video_while_a_prediction_runs_detaches_cleanly(predicting)
     assert 30 not in predicted
     viewer.dims.set_current_step(0, 5)  # a stray step after detaching does nothing
     assert widget.worker is None
+
+
+def test_closing_the_session_while_a_prediction_runs_lets_it_finish_first(predicting):
+    """A notebook closes the session it showed while the dock still predicts: the dock lets go
+    first, so the worker's frames are stored whole and nothing writes to a closed store."""
+    session, widget, model = predicting
+    assert widget.worker is not None
+    session.close()
+    assert session.closed and widget.session is None and widget.worker is None
+    assert widget.overlay is None and "open a video" in widget.project_label.text()
+    with Session.open(open_video(session.video.source_path, convert=False)) as again:
+        predicted = [
+            f
+            for f in range(len(again))
+            if again.project.frame_predictions(again.video_key, f, model.name) is not None
+        ]
+    assert predicted == list(range(predicted[0], predicted[0] + PREFETCH + 1))

@@ -24,6 +24,7 @@ class Relay(QObject):
     predictions_changed = Signal(object)
     model_changed = Signal(object)
     threshold_changed = Signal(float)
+    closing = Signal()
 
     def __init__(self, session, parent: QObject | None = None):
         super().__init__(parent)
@@ -34,6 +35,7 @@ class Relay(QObject):
         events.predictions_changed.connect(self._predictions)
         events.model_changed.connect(self._model)
         events.threshold_changed.connect(self._threshold)
+        events.closing.connect(self._closing)
 
     def _labels(self, frames) -> None:
         self.labels_changed.emit(frames)
@@ -47,6 +49,9 @@ class Relay(QObject):
     def _threshold(self, value) -> None:
         self.threshold_changed.emit(float(value))
 
+    def _closing(self) -> None:
+        self.closing.emit()
+
     def disconnect_session(self) -> None:
         """Stop listening to the session (it is closing or leaving the viewer)."""
         events = self.session.events
@@ -54,3 +59,4 @@ class Relay(QObject):
         events.predictions_changed.disconnect(self._predictions)
         events.model_changed.disconnect(self._model)
         events.threshold_changed.disconnect(self._threshold)
+        events.closing.disconnect(self._closing)

@@ -214,6 +214,10 @@ class LabelingWidget(QWidget):
         if self.video_layer is not None and event.value is self.video_layer:
             self.detach()
 
+    def _on_session_closing(self) -> None:
+        if self.session is not None:
+            self.detach()
+
     def detach(self) -> None:
         """Stop showing the session (its video layer left the viewer, or the viewer closes):
         cancel a training round, let running workers finish, drop the keypoints layer.
@@ -267,6 +271,8 @@ class LabelingWidget(QWidget):
         self.relay.predictions_changed.connect(self._on_predictions_changed)
         self.relay.model_changed.connect(self._on_model_changed)
         self.relay.threshold_changed.connect(self._on_threshold_changed)
+        # closed from a notebook in the GUI thread: detach before the label store closes
+        self.relay.closing.connect(self._on_session_closing)
         if self.timeline is None:
             self.timeline = SuggestionTimeline(self)
             self.viewer.window.add_dock_widget(self.timeline, name="Suggestions", area="bottom")

@@ -28,3 +28,5 @@ class SessionEvents(SignalGroup):
     model_changed = Signal(object)
     #: The confidence threshold changed (Accept and the "uncertain" display use it).
     threshold_changed = Signal(float)
+    #: The session is about to close: views let their running work finish and let go of it.
+    closing = Signal()

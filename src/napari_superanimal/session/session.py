@@ -158,7 +158,12 @@ class Session:
             raise
 
     def close(self) -> None:
+        """Close the project. Views showing the session (a napari dock) are told first, so a
+        prediction still running in one finishes before the label store closes."""
+        if self.closed:
+            return
         self.closed = True
+        self.events.closing.emit()
         self.project.close()
 
     def __enter__(self) -> Session:
