@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from napari_superanimal.errors import LabelFormatError, SuperAnimalError
+from napari_superanimal.errors import LabelFormatError
 from napari_superanimal.labels.io.dlc import load_dlc_config, load_dlc_project
 
 KEYPOINTS = ["snout", "leftear", "rightear", "tailbase"]
@@ -138,8 +138,23 @@ def test_a_file_whose_animals_are_not_its_configs_is_refused(tmp_path):
         load_dlc_project(root)
 
 
-def test_several_animals_export_only_as_a_deeplabcut_project_so_far(session, tmp_path):
+def test_several_animals_export_to_sleap_tracks_and_coco_annotations_and_come_back(
+    session, tmp_path, video_copy
+):
+    """Each animal is a SLEAP track and a COCO annotation naming it; either file imports
+    into a new project as the same animals with the same points."""
+    from napari_superanimal import open_video
+    from napari_superanimal.session import Session
+
     session.import_labels(make_project(tmp_path / "dlc"))
-    for format in ("slp", "coco", "dlc-h5"):
-        with pytest.raises(SuperAnimalError, match=f"exporting as {format} works on one animal"):
-            session.export(tmp_path / f"out.{format}", format=format)
+    expected = {f: session.animals(f) for f in session.labeled_frames()}
+    for format, name in (("slp", "out.slp"), ("coco", "coco/out.json")):
+        out = session.export(tmp_path / name, format=format, images=False)
+        with Session.open(
+            open_video(video_copy, convert=False),
+            keypoints=KEYPOINTS,
+            project=tmp_path / f"again-{format}",
+        ) as again:
+            again.import_labels(out)
+            assert again.individuals == tuple(MICE)
+            assert {f: again.animals(f) for f in again.labeled_frames()} == expected

@@ -29,11 +29,12 @@ import numpy as np
 
 from ...atomic import atomic_path
 from ...errors import LabelFormatError
-from ..model import LabelTable, check_unique, frame_number
+from ..model import AnimalTables, LabelTable, check_unique, frame_number
 
 
-def load_coco(path: str | os.PathLike, category: str | None = None) -> LabelTable:
-    """Read a COCO keypoints file (single animal: at most one annotation per image).
+def load_coco(path: str | os.PathLike, category: str | None = None) -> LabelTable | AnimalTables:
+    """Read a COCO keypoints file: one annotation per image, or several animals' when each
+    annotation names its ``individual`` (as :func:`save_coco` writes them; one table each).
 
     ``category`` names the category to read when the file has several. Every image becomes a
     row, in file order (images without an annotation are unlabeled rows).
@@ -85,9 +86,8 @@ def load_coco(path: str | os.PathLike, category: str | None = None) -> LabelTabl
         frames.append(int(frame) if isinstance(frame, int) else frame_number(im["file_name"]))
         w, h = im.get("width"), im.get("height")
         sizes.append((w, h) if isinstance(w, int) and isinstance(h, int) else None)
-    table = LabelTable.empty(names, frames, images)
-    table.skeleton, table.meta["category"] = skeleton, cat.get("name")
-    done: set[int] = set()
+    tables: dict[str | None, LabelTable] = {}
+    done: set[tuple] = set()
     for ann in data["annotations"]:
         if not isinstance(ann, dict):
             raise LabelFormatError(f"{path}: an annotation is not an object")
@@ -100,14 +100,24 @@ def load_coco(path: str | os.PathLike, category: str | None = None) -> LabelTabl
         if ann["image_id"] not in rows:
             raise LabelFormatError(f"{path}: {where} names image {ann['image_id']}, not listed")
         row = rows[ann["image_id"]]
-        if row in done:
-            raise LabelFormatError(
-                f"{path}: image {images[row]} has two annotations; multi-animal files are not "
-                "supported yet"
-            )
-        done.add(row)
-        _fill_row(path, where, table, row, ann["keypoints"])
-    return table.check(path, sizes=sizes)
+        individual = ann.get("individual")
+        if (row, individual) in done:
+            whose = individual or "no named animal (name each in 'individual' to import several)"
+            raise LabelFormatError(f"{path}: image {images[row]} has two annotations of {whose}")
+        done.add((row, individual))
+        if individual not in tables:
+            tables[individual] = LabelTable.empty(names, frames, images)
+            tables[individual].skeleton = skeleton
+            tables[individual].meta["category"] = cat.get("name")
+        _fill_row(path, where, tables[individual], row, ann["keypoints"])
+    if None in tables and len(tables) > 1:
+        raise LabelFormatError(f"{path}: some annotations name their individual, others do not")
+    if None in tables or not tables:  # one animal
+        table = tables.get(None) or LabelTable.empty(names, frames, images)
+        table.skeleton, table.meta["category"] = skeleton, cat.get("name")
+        return table.check(path, sizes=sizes)
+    checked = {a: t.check(path, sizes=sizes) for a, t in tables.items()}
+    return AnimalTables(tuple(checked), checked, list(skeleton))
 
 
 def _pick_category(path: Path, categories: list, name: str | None) -> dict:
@@ -153,14 +163,16 @@ def _fill_row(path: Path, where: str, table: LabelTable, row: int, flat) -> None
 
 def save_coco(
     path: str | os.PathLike,
-    table: LabelTable,
+    table: LabelTable | AnimalTables,
     *,
     size: tuple[int, int] | None = None,
     sizes: Sequence[tuple[int, int]] | None = None,
     n_frames: int | None = None,
     category: str = "animal",
 ) -> Path:
-    """Write ``table`` as COCO keypoints JSON (atomically); returns the path.
+    """Write ``table`` as COCO keypoints JSON (atomically); returns the path. Several
+    animals' labels (:class:`AnimalTables`) give one annotation per animal on each image,
+    with the animal's name as ``individual`` (a key COCO readers ignore).
 
     Image file names are the table's, else ``<video>/img<frame>.png`` (zero-padded to the
     digits of ``n_frames``). ``size`` (width, height) or per-row ``sizes`` fill each image's
@@ -172,6 +184,9 @@ def save_coco(
         sleap_io.load_coco("mouse_coco.json")
     """
     path = Path(path)
+    animals = table if isinstance(table, AnimalTables) else None
+    tables = {a: animals.tables[a] for a in animals.individuals} if animals else {None: table}
+    table = animals.first if animals else table
     names = list(table.keypoints)
     if table.images is not None:
         files = list(table.images)
@@ -190,37 +205,14 @@ def save_coco(
         if frame >= 0:
             image["frame_index"] = int(frame)
         images.append(image)
-        flat, seen = [], []
-        for i in range(len(names)):
-            x, y = table.xy[row, i]
-            known = bool(np.isfinite([x, y]).all())
-            if table.hidden[row, i]:
-                flat += [float(x), float(y), 1] if known else [0.0, 0.0, 1]
-            elif known:
-                flat += [float(x), float(y), 2]
-                seen.append((x, y))
-            else:
-                flat += [0.0, 0.0, 0]
-        n_labeled = sum(1 for v in flat[2::3] if v > 0)
-        if not n_labeled:
-            continue
-        if seen:
-            lo, hi = np.min(seen, axis=0), np.max(seen, axis=0)
-            bbox = [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
-        else:
-            bbox = [0.0, 0.0, 0.0, 0.0]
-        annotations.append(
-            {
-                "id": len(annotations) + 1,
-                "image_id": row + 1,
-                "category_id": 1,
-                "keypoints": flat,
-                "num_keypoints": n_labeled,
-                "bbox": bbox,
-                "area": bbox[2] * bbox[3],
-                "iscrowd": 0,
-            }
-        )
+        for individual, animal in tables.items():
+            annotation = _annotation(animal, row)
+            if annotation is None:
+                continue
+            annotation.update(id=len(annotations) + 1, image_id=row + 1)
+            if individual is not None:
+                annotation["individual"] = individual
+            annotations.append(annotation)
     data = {
         "info": {
             "description": "keypoint labels",
@@ -243,3 +235,34 @@ def save_coco(
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=1))
     return path
+
+
+def _annotation(table: LabelTable, row: int) -> dict | None:
+    """One animal's COCO annotation on one image (None if it has no point there)."""
+    flat, seen = [], []
+    for i in range(len(table.keypoints)):
+        x, y = table.xy[row, i]
+        known = bool(np.isfinite([x, y]).all())
+        if table.hidden[row, i]:
+            flat += [float(x), float(y), 1] if known else [0.0, 0.0, 1]
+        elif known:
+            flat += [float(x), float(y), 2]
+            seen.append((x, y))
+        else:
+            flat += [0.0, 0.0, 0]
+    n_labeled = sum(1 for v in flat[2::3] if v > 0)
+    if not n_labeled:
+        return None
+    if seen:
+        lo, hi = np.min(seen, axis=0), np.max(seen, axis=0)
+        bbox = [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
+    else:
+        bbox = [0.0, 0.0, 0.0, 0.0]
+    return {
+        "category_id": 1,
+        "keypoints": flat,
+        "num_keypoints": n_labeled,
+        "bbox": bbox,
+        "area": bbox[2] * bbox[3],
+        "iscrowd": 0,
+    }

@@ -109,7 +109,7 @@ def save_labels(
     format: str,
     labels: LabelTable | AnimalTables,
     *,
-    predictions: LabelTable | None = None,
+    predictions: LabelTable | dict[str, LabelTable] | None = None,
     frame: Callable[[int], np.ndarray] | None = None,
     video: str | os.PathLike | list[str] | None = None,
     shape: tuple[int, int, int, int] | None = None,
@@ -125,8 +125,10 @@ def save_labels(
       writes it.
     - ``slp``: labels as user instances and ``predictions`` as predicted instances, with the
       video SLEAP should open (``video``: a file, or the images a store was built from),
-      stored as an absolute path.
-    - ``coco``: the labels, with the labeled frames as PNGs beside the JSON (with ``frame``).
+      stored as an absolute path; several animals (``labels`` an :class:`AnimalTables`,
+      ``predictions`` a table per individual) on one SLEAP track each.
+    - ``coco``: the labels (one annotation per animal), with the labeled frames as PNGs
+      beside the JSON (with ``frame``).
 
     ``labels.images`` names each row's image (``labeled-data/<video>/imgNNN.png`` style);
     ``shape`` is the video's ``(frames, height, width, channels)``.
@@ -139,8 +141,6 @@ def save_labels(
     path = Path(path)
     if format not in FORMATS or format == "dlc-h5":
         raise ValueError(f"format must be one of {', '.join(FORMATS[1:])}, not {format!r}")
-    if isinstance(labels, AnimalTables) and format != "dlc-project":
-        raise LabelFormatError(f"{path}: several animals' labels export as dlc-project so far")
     if format == "slp":
         from .sleap import save_slp
 

@@ -25,14 +25,14 @@ import numpy as np
 
 from ...atomic import atomic_path
 from ...errors import LabelFormatError
-from ..model import LabelTable, check_unique
+from ..model import AnimalTables, LabelTable, check_unique
 
 
 @dataclass
 class SlpTables:
     """One video's labels and predictions from an ``.slp`` file."""
 
-    labels: LabelTable
+    labels: LabelTable | AnimalTables
     predictions: LabelTable | None
     video: str | list[str]
     videos: list[str | list[str]]
@@ -52,7 +52,9 @@ def load_slp(path: str | os.PathLike, video: str | int | None = None) -> SlpTabl
     """Read the labels and predictions of one video of an ``.slp`` file.
 
     ``video`` picks it by index or file name (its base name is enough); by default the only
-    video of the file. Frames with two user instances are refused (single animal only).
+    video of the file. User instances on tracks are several animals' labels, one
+    :class:`AnimalTables` table per track; without tracks a frame with two user instances is
+    refused (whose would they be?).
 
     Example::
 
@@ -78,34 +80,17 @@ def load_slp(path: str | os.PathLike, video: str | int | None = None) -> SlpTabl
     names = list(skeleton.node_names)
     check_unique(path, names, "node")
     edges = [(names[a], names[b]) for a, b in skeleton.edge_inds]
-    user: dict[int, np.ndarray] = {}
-    hidden: dict[int, np.ndarray] = {}
+    mine = [lf for lf in labels.labeled_frames if lf.video is target]
+    if any(inst.track is not None for lf in mine for inst in lf.user_instances):
+        table = _tracked_labels(path, mine, labels.tracks, names, edges, _video_name(target))
+    else:
+        table = _one_animal_labels(path, mine, names, edges, _video_name(target))
     pred: dict[int, np.ndarray] = {}
-    for lf in labels.labeled_frames:
-        if lf.video is not target:
-            continue
-        frame = int(lf.frame_idx)
-        if len(lf.user_instances) > 1:
-            raise LabelFormatError(
-                f"{path}: frame {frame} has {len(lf.user_instances)} labeled animals; "
-                "multi-animal files are not supported yet"
-            )
-        for inst in lf.user_instances:
-            # an invisible point with coordinates is hidden (occluded) and keeps its position;
-            # one without coordinates was never placed
-            user[frame] = inst.numpy(invisible_as_nan=False).astype(np.float64)
-            visible = np.asarray(inst.points["visible"], bool)
-            hidden[frame] = ~visible & np.isfinite(user[frame]).all(-1)
+    for lf in mine:
         if lf.predicted_instances:
             best = max(lf.predicted_instances, key=lambda p: np.nan_to_num(p.score, nan=-1))
-            pred[frame] = best.numpy(scores=True).astype(np.float64)
-    frames = sorted(user)
-    table = LabelTable.empty(names, frames)
-    for row, frame in enumerate(frames):
-        table.xy[row] = user[frame]
-        table.hidden[row] = hidden[frame]
-    table.skeleton, table.video = edges, _video_name(target)
-    table = table.check(path)
+            pred[int(lf.frame_idx)] = best.numpy(scores=True).astype(np.float64)
+    video_name = _video_name(target)
     predictions = None
     if pred:
         pframes = sorted(pred)
@@ -114,7 +99,7 @@ def load_slp(path: str | os.PathLike, video: str | int | None = None) -> SlpTabl
         for row, frame in enumerate(pframes):
             predictions.xy[row] = pred[frame][:, :2]
             predictions.scores[row] = pred[frame][:, 2]
-        predictions.skeleton, predictions.video = edges, table.video
+        predictions.skeleton, predictions.video = edges, video_name
         predictions = predictions.check(path)
     return SlpTables(table, predictions, target.filename, [v.filename for v in labels.videos])
 
@@ -139,6 +124,65 @@ def _pick_video(path: Path, videos, video):
     )
 
 
+def _user_points(inst) -> tuple[np.ndarray, np.ndarray]:
+    """A user instance's ``(K, 2)`` points and which are hidden: an invisible point with
+    coordinates is hidden (occluded) and keeps its position; one without was never placed."""
+    xy = inst.numpy(invisible_as_nan=False).astype(np.float64)
+    visible = np.asarray(inst.points["visible"], bool)
+    return xy, ~visible & np.isfinite(xy).all(-1)
+
+
+def _one_animal_labels(path: Path, frames, names, edges, video: str) -> LabelTable:
+    user: dict[int, tuple] = {}
+    for lf in frames:
+        if len(lf.user_instances) > 1:
+            raise LabelFormatError(
+                f"{path}: frame {int(lf.frame_idx)} has {len(lf.user_instances)} labeled "
+                "animals on no tracks; give each animal a track in SLEAP to import them"
+            )
+        for inst in lf.user_instances:
+            user[int(lf.frame_idx)] = _user_points(inst)
+    table = _filled(names, user)
+    table.skeleton, table.video = edges, video
+    return table.check(path)
+
+
+def _tracked_labels(path: Path, frames, tracks, names, edges, video: str) -> AnimalTables:
+    per: dict[str, dict[int, tuple]] = {}
+    for lf in frames:
+        frame = int(lf.frame_idx)
+        for inst in lf.user_instances:
+            if inst.track is None:
+                raise LabelFormatError(
+                    f"{path}: frame {frame} has a labeled animal on no track, beside tracked "
+                    "ones; give it a track in SLEAP"
+                )
+            points = per.setdefault(inst.track.name, {})
+            if frame in points:
+                raise LabelFormatError(
+                    f"{path}: frame {frame} has two labeled animals on track {inst.track.name}"
+                )
+            points[frame] = _user_points(inst)
+    known = [t.name for t in tracks]
+    order = [n for n in known if n in per] + [n for n in per if n not in known]
+    rows = sorted({f for points in per.values() for f in points})
+    tables = {}
+    for name in order:
+        table = _filled(names, per[name], rows)
+        table.skeleton, table.video = edges, video
+        tables[name] = table.check(path)
+    return AnimalTables(tuple(order), tables, list(edges))
+
+
+def _filled(names, points: dict[int, tuple], frames=None) -> LabelTable:
+    frames = sorted(points) if frames is None else frames
+    table = LabelTable.empty(names, frames)
+    for row, frame in enumerate(frames):
+        if frame in points:
+            table.xy[row], table.hidden[row] = points[frame]
+    return table
+
+
 def _video_name(video) -> str:
     filename = video.filename
     if isinstance(filename, list):  # an image sequence: name it by its folder
@@ -148,15 +192,17 @@ def _video_name(video) -> str:
 
 def save_slp(
     path: str | os.PathLike,
-    labels: LabelTable | None,
-    predictions: LabelTable | None = None,
+    labels: LabelTable | AnimalTables | None,
+    predictions: LabelTable | dict[str, LabelTable] | None = None,
     *,
     video: str | os.PathLike | Sequence[str],
     skeleton: Sequence[tuple[str, str]] = (),
     shape: tuple[int, int, int, int] | None = None,
 ) -> Path:
     """Write labels (user instances) and predictions (predicted instances with per-point
-    scores; the instance score is their mean) of one video as an ``.slp``.
+    scores; the instance score is their mean) of one video as an ``.slp``. Several animals
+    (``labels`` an :class:`AnimalTables`, ``predictions`` one table per individual) become
+    SLEAP tracks named after the individuals, each instance on its animal's track.
 
     ``video`` is the video file SLEAP should open (or a list of image files, one per frame);
     ``shape`` ``(frames, height, width, channels)`` is recorded for when it cannot.
@@ -168,7 +214,9 @@ def save_slp(
     """
     sio = _sleap_io()
     path = Path(path)
-    tables = [t for t in (labels, predictions) if t is not None]
+    user = _by_track(labels)
+    guesses = _by_track(predictions)
+    tables = [*user.values(), *guesses.values()]
     if not tables:
         raise ValueError("nothing to save: give labels, predictions or both")
     keypoints = tables[0].keypoints
@@ -187,33 +235,45 @@ def save_slp(
         if shape:
             metadata.update(height_=shape[1], width_=shape[2], channels_=shape[3])
     vid = sio.Video(filename=filename, backend_metadata=metadata, open_backend=False)
+    names = [n for n in dict.fromkeys([*user, *guesses]) if n is not None]
+    tracks = {n: sio.Track(name=n) for n in names}
     instances: dict[int, list] = {}
-    if labels is not None:
-        for row, frame in enumerate(labels.frames):
-            xy = labels.xy[row].copy()
-            inst = sio.Instance.from_numpy(np.where(labels.hidden[row, :, None], np.nan, xy), sk)
+    for name, table in user.items():
+        for row, frame in enumerate(table.frames):
+            xy = table.xy[row].copy()
+            if not np.isfinite(xy).any() and not table.hidden[row].any():
+                continue  # this animal has no point on a frame another animal is labeled on
+            inst = sio.Instance.from_numpy(
+                np.where(table.hidden[row, :, None], np.nan, xy), sk, track=tracks.get(name)
+            )
             # hidden: invisible, with its last position when known (SLEAP keeps both)
-            for k in np.flatnonzero(labels.hidden[row]):
+            for k in np.flatnonzero(table.hidden[row]):
                 inst.points["xy"][k] = xy[k]
                 inst.points["visible"][k] = False
             instances.setdefault(int(frame), []).append(inst)
-    if predictions is not None:
-        scores = predictions.scores
+    for name, table in guesses.items():
+        scores = table.scores
         if scores is None:
             raise ValueError("predictions need scores")
-        for row, frame in enumerate(predictions.frames):
-            xy, s = predictions.xy[row], scores[row]
+        for row, frame in enumerate(table.frames):
+            xy, s = table.xy[row], scores[row]
             if not np.isfinite(xy).any():
                 continue
             pi = sio.PredictedInstance.from_numpy(
-                xy, sk, point_scores=np.nan_to_num(s, nan=0.0), score=float(np.nanmean(s))
+                xy,
+                sk,
+                point_scores=np.nan_to_num(s, nan=0.0),
+                score=float(np.nanmean(s)),
+                track=tracks.get(name),
             )
             instances.setdefault(int(frame), []).append(pi)
     frames = [
         sio.LabeledFrame(video=vid, frame_idx=f, instances=insts)
         for f, insts in sorted(instances.items())
     ]
-    out = sio.Labels(labeled_frames=frames, videos=[vid], skeletons=[sk])
+    out = sio.Labels(
+        labeled_frames=frames, videos=[vid], skeletons=[sk], tracks=list(tracks.values())
+    )
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp:
         # sleap-io picks the format from the suffix: keep .slp on the temporary file
@@ -224,3 +284,14 @@ def save_slp(
         finally:
             slp_tmp.unlink(missing_ok=True)
     return path
+
+
+def _by_track(tables) -> dict[str | None, LabelTable]:
+    """One table per track name (None: no tracks, one animal)."""
+    if tables is None:
+        return {}
+    if isinstance(tables, AnimalTables):
+        return {a: tables.tables[a] for a in tables.individuals}
+    if isinstance(tables, dict):
+        return dict(tables)
+    return {None: tables}
