@@ -81,18 +81,63 @@ def test_swap_fixes_an_identity_switch_from_this_frame_on_and_undo_reverts_it(mi
     assert mice.labels(6, "mouse1")["nose"].x == 16.0
 
 
-def test_accept_says_why_it_cannot_and_changes_nothing(mice, show, qtbot):
+def test_each_animals_predictions_are_drawn_and_A_accepts_them_all(mice, show, qtbot):
+    poses = np.full((len(mice), 2, 4, 3), np.nan, np.float32)
+    poses[:, 0] = (30.0, 40.0, 0.9)  # mouse1 everywhere at (30, 40)
+    poses[:, 1] = (120.0, 50.0, 0.9)
+    poses[:, 1, 2, 2] = 0.1  # mouse2's right ear unsure
+    mice.add_predictions(range(len(mice)), poses, model_version="m1")
+    widget = show(mice, frame=3)
+    layer = widget.overlay.layer
+    qtbot.waitUntil(lambda: len(layer.data) == 8, timeout=5000)
+    assert list(layer.features["individual"]) == ["mouse1"] * 4 + ["mouse2"] * 4
+    np.testing.assert_allclose(layer.data[5], [50.0, 120.0])  # mouse2's left ear, predicted
+    assert str(layer.symbol[6]) == "cross"  # the unsure one
+    press(widget, qtbot, Qt.Key.Key_A)
+    assert mice.animals(3)["mouse1"].keys() == set(KEYPOINTS)  # two predicted, two labeled
+    assert mice.animals(3)["mouse2"].keys() == set(KEYPOINTS) - {"right_ear"}
+    assert mice.animals(3)["mouse1"]["nose"].state == "labeled"  # labels are never replaced
+    press(widget, qtbot, Qt.Key.Key_Z, Qt.KeyboardModifier.ControlModifier)
+    assert mice.animals(3)["mouse2"].keys() == {"nose", "tail_base"}  # one undo step
+
+
+def test_a_likely_swap_is_marked_on_the_timeline_and_suggested(mice, show, qtbot):
+    poses = np.full((len(mice), 2, 4, 3), np.nan, np.float32)
+    t = np.arange(len(mice), dtype=np.float32)
+    poses[:, 0, :, 0], poses[:, 0, :, 1] = (10 + t)[:, None], 20.0
+    poses[:, 1, :, 0], poses[:, 1, :, 1] = (150 - t)[:, None], 70.0
+    poses[:, :, :, 0] += np.arange(4) * 6  # a body 18 px long
+    poses[..., 2] = 0.9
+    poses[80:] = poses[80:, ::-1]  # the model swaps their names on frame 80
+    mice.add_predictions(range(len(mice)), poses, model_version="m1")
+    widget = show(mice, frame=3)
+    timeline = widget.timeline
+    timeline.controls.strategy.value = "swaps"
+    qtbot.waitUntil(
+        lambda: timeline.swaps == [80] and timeline.suggestions[:1] == [80], timeout=10_000
+    )
+
+
+def test_give_merges_two_tracks_and_a_refusal_is_a_notification(mice, show, qtbot):
     from napari.utils.notifications import notification_manager
 
-    widget = show(mice, frame=3)
+    widget = show(mice, frame=6)
+    mice.remove_animal(6, "mouse1")  # mouse1 was lost at 6 and found again as "mouse2"
+    widget.animals.choice.setCurrentIndex(1)  # mouse2, with mouse1 as the other
+    widget.animals.other.setCurrentIndex(0)
+    assert not widget.animals.give_button.isHidden()
     seen = []
     notification_manager.notification_ready.connect(seen.append)
     try:
-        press(widget, qtbot, Qt.Key.Key_A)
-        qtbot.waitUntil(lambda: any("one animal a frame" in n.message for n in seen), timeout=5000)
+        widget.go_to(3)
+        assert widget.animals.give() == 0  # mouse1 has points on frame 3: refused
+        qtbot.waitUntil(lambda: any("already has points" in n.message for n in seen), timeout=5000)
+        widget.go_to(6)
+        widget.animals.give_button.click()
     finally:
         notification_manager.notification_ready.disconnect(seen.append)
-    assert mice.animals(3)["mouse1"].keys() == {"nose", "tail_base"}
+    assert mice.animals(6).keys() == {"mouse1"} and mice.labels(6, "mouse1")["nose"].x == 106
+    assert mice.animals(3).keys() == {"mouse1", "mouse2"}  # before: untouched
 
 
 def test_remove_takes_the_chosen_animal_off_this_frame_only(mice, show):

@@ -107,10 +107,42 @@ def test_several_animals_keep_their_rows_in_a_multi_animal_h5(mouse_video, zoo_c
     assert main([*args, "--quiet"]) == 0
     captured = capsys.readouterr()
     out = captured.out.strip().splitlines()[-1]
-    assert "does not keep them" in captured.err  # said, not silently dropped
+    assert "go to the .h5 only" in captured.err  # said, not silently dropped
     with Session.open(video, "superanimal_topviewmouse", detector=MOBILENET) as s:
         expect = s.model.predict_animals(s.video, 2)
     ds = load_poses.from_dlc_file(out, fps=30)
     assert list(ds.individuals.values) == ["animal0", "animal1"]
     got = ds.position.values.transpose(0, 3, 2, 1)  # (time, individuals, keypoints, space)
     np.testing.assert_allclose(got, expect[..., :2], atol=1e-4)
+
+
+@pytest.mark.slow
+def test_a_project_with_animals_keeps_each_ones_predictions(mouse_video, zoo_cache, capsys):
+    """predict follows the project's animals, keeps them in the project and names them in the
+    .h5; the session predicts them too, each in its row from one batch to the next."""
+    from movement.io import load_poses
+
+    from napari_superanimal.model.identities import match_animals
+
+    zoo_cache(detectors=(MOBILENET,))
+    video, _ = mouse_video(n_frames=4, seed=3)
+    with Session.open(video, keypoints=None, detector=MOBILENET) as s:
+        s.set_individuals(["m1", "m2"])
+    args = ["predict", str(video), "--detector", MOBILENET, "--offline", "--quiet"]
+    assert main([*args, "--individuals", "3"]) != 0
+    assert "labels 2 animals (m1, m2), not --individuals 3" in capsys.readouterr().err
+    assert main(args) == 0
+    out = capsys.readouterr().out.strip().splitlines()[-1]
+    with Session.open(video, "superanimal_topviewmouse", detector=MOBILENET) as s:
+        expect = s.model.predict_animals(s.video, 2)
+        np.testing.assert_allclose(s.all_predictions(), expect, atol=1e-4)
+        ds = load_poses.from_dlc_file(out, fps=30)
+        assert list(ds.individuals.values) == ["m1", "m2"]
+
+        s.add_predictions(range(4), np.full_like(expect, np.nan))  # forget them
+        s.predict([0, 1])
+        s.predict([2, 3])  # another batch: the tracker starts again
+        np.testing.assert_allclose(s.all_predictions()[:2], expect[:2], atol=1e-4)
+        alone = s.model.predict_animals(s.video, 2, [2, 3])
+        order = match_animals(expect[1], alone[0])  # each animal continues frame 1's
+        np.testing.assert_allclose(s.all_predictions()[2:], alone[:, order], atol=1e-4)

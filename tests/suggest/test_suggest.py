@@ -90,6 +90,9 @@ def test_labeled_frames_are_never_suggested(strategy):
     poses = walk(100)
     poses[[10, 50], :, 2] = 0.1
     poses[30, 1, :2] += 50
+    if strategy == "swaps":  # two animals, whose names swap on frame 30
+        poses = np.stack([poses, poses + 300], axis=1)
+        poses[30:] = poses[30:, ::-1]
     thumbs, _ = kinds_thumbnails(100)
     first = suggest_frames(poses, [], 5, strategy, thumbnails=thumbs)
     labeled = [*first.tolist(), 10, 30, 50]

@@ -2,7 +2,8 @@
 
 The plot shows the active model's mean keypoint likelihood on every predicted frame (the
 lowest per bin when the video has more frames than the plot has pixels, so dips stay
-visible), green ticks at labeled frames, orange triangles at the frames suggested by
+visible), green ticks at labeled frames, red crosses at likely identity swaps (several
+animals, :mod:`~napari_superanimal.suggest.swaps`), orange triangles at the frames suggested by
 :meth:`~napari_superanimal.session.Session.suggest`, and a grey line at the frame in view.
 Clicking the plot jumps the viewer to that frame; ``N`` / ``Shift+N`` in the labeling widget
 visit the suggestions in time order (see :meth:`SuggestionTimeline.step`).
@@ -20,7 +21,7 @@ from napari.qt.threading import create_worker
 from qtpy.QtCore import QTimer
 from qtpy.QtWidgets import QHBoxLayout, QLabel, QVBoxLayout, QWidget
 
-from ..suggest import frame_confidence
+from ..suggest import frame_confidence, likely_swaps
 from .forms import suggest_form
 from .relay import Relay
 
@@ -54,6 +55,7 @@ class SuggestionTimeline(QWidget):
         layout.addWidget(self.canvas, stretch=1)
 
         self.suggestions: list[int] = []  # best first
+        self.swaps: list[int] = []  # frames marked as likely identity swaps
         self.thumbnails = None
         self.draws = 0  # how many full redraws (tests check the throttling)
         self._session = None
@@ -154,8 +156,19 @@ class SuggestionTimeline(QWidget):
         ax = self.axes
         ax.clear()
         n = len(session)
-        x, conf = _binned_lowest(frame_confidence(session.all_predictions()))
+        predictions = session.all_predictions()
+        x, conf = _binned_lowest(frame_confidence(predictions))
         ax.plot(x, conf, color="tab:blue", lw=0.8, marker=".", ms=2)
+        self.swaps = likely_swaps(predictions).tolist() if len(session.individuals) > 1 else []
+        if self.swaps:
+            ax.plot(
+                self.swaps,
+                [0.95] * len(self.swaps),
+                "x",
+                color="tab:red",
+                ms=5,
+                label="likely swap",
+            )
         labeled = session.labeled_frames()
         if labeled:
             ax.vlines(labeled, 0, 0.08, color="tab:green", lw=1, label="labeled")

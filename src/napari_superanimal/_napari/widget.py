@@ -500,8 +500,9 @@ class LabelingWidget(QWidget):
         session = self.session
         if session is None:
             return
-        labels = session.labels(self.frame, self.overlay.active_individual)
-        pred = None if session.individuals else session.prediction(self.frame)
+        animal = self.overlay.active_individual
+        labels = session.labels(self.frame, animal)
+        pred = session.prediction(self.frame, animal)
         for i in range(self.keypoint_list.count()):
             item = self.keypoint_list.item(i)
             name = item.data(Qt.ItemDataRole.UserRole)
@@ -535,11 +536,7 @@ class LabelingWidget(QWidget):
     def accept(self) -> None:
         if self.session is None:
             return
-        try:
-            n = self.session.accept(self.frame)
-        except SuperAnimalError as err:  # several animals: predictions are one animal's
-            show_error(str(err))
-            return
+        n = self.session.accept(self.frame)  # every animal's
         if n == 0 and not self.session.has_prediction(self.frame):
             show_info("no predictions on this frame yet")
 
@@ -650,8 +647,10 @@ class LabelingWidget(QWidget):
         if not frames:
             return
 
-        def run():
-            return session.predict(frames, batch_size=len(frames), boxes=boxes)
+        animal = self.overlay.active_individual if self.overlay is not None else None
+
+        def run():  # a drawn box holds the animal chosen in the dock
+            return session.predict(frames, batch_size=len(frames), boxes=boxes, individual=animal)
 
         self.worker = create_worker(run, _start_thread=False)
         self.worker.returned.connect(lambda _: self._prediction_done(frames))

@@ -19,6 +19,8 @@ import contextlib
 import dataclasses
 from pathlib import Path
 
+import numpy as np
+
 from ..zoo.registry import DETECT_EVERY
 from ._common import add_quiet, add_store_options, frame_bar, stores_for
 
@@ -70,9 +72,9 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--individuals",
         type=int,
-        default=1,
-        help="animals to follow at once (default 1): each keeps its row from frame to frame; "
-        "more than 1 writes DeepLabCut's multi-animal .h5 (individuals animal0, animal1, ...)",
+        help="animals to follow at once (default: the project's animals, else 1): each keeps "
+        "its row from frame to frame; several write DeepLabCut's multi-animal .h5 (the "
+        "project's individuals, else animal0, animal1, ...)",
     )
     p.add_argument(
         "--scheduler",
@@ -93,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
     _check_box_options(args)
     video = open_video(args.video[0], store=stores_for(args)[args.video[0]])
     with project_and_model(args, video) as (project, model):
-        if args.individuals > 1:
-            return _predict_animals(args, video, model)
+        n_animals = _animals(args, project)
+        if n_animals > 1 or (project.individuals and not (args.roi or args.full_frame)):
+            return _predict_animals(args, project, video, model, n_animals)
         boxes = _box_source(args, model)
         with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
             poses = model.predict_video(
@@ -162,35 +165,55 @@ def _save(args, project, video, model, poses) -> None:
     from ..labels.project import video_reference
 
     key = project.add_video(video_reference(video))
-    project.save_predictions(key, model.name, poses)
+    named = project.individuals
+    if named and poses.ndim == 3:  # one animal (a region, whole frames): the first one's
+        rows = np.full((len(poses), len(named), *poses.shape[1:]), np.nan, np.float32)
+        rows[:, 0] = poses
+        poses = rows
+    if not named and poses.ndim == 4:
+        _say_kept_in_file(poses.shape[1])
+    else:
+        project.save_predictions(key, model.name, poses)
     stem = Path(video.name).stem
     out = Path(args.out) if args.out else video.local_folder / f"{stem}_{model.name}.h5"
-    save_dlc_predictions(out, poses, model.keypoints, scorer=model.name)
+    individuals = (named or None) if poses.ndim == 4 else None
+    save_dlc_predictions(out, poses, model.keypoints, scorer=model.name, individuals=individuals)
     print(out)
 
 
-def _predict_animals(args: argparse.Namespace, video, model) -> int:
-    """Several animals, each followed from frame to frame: a multi-animal ``.h5``. The
-    project's store holds one animal a frame, so these predictions stay in the file."""
+def _animals(args: argparse.Namespace, project) -> int:
+    """How many animals to follow: ``--individuals``, else the project's (else 1); a number
+    that is not the project's is refused."""
+    named = project.individuals
+    n = args.individuals or len(named) or 1
+    if named and n != len(named):
+        raise ValueError(
+            f"{project.folder}: the project labels {len(named)} animals "
+            f"({', '.join(named)}), not --individuals {n}"
+        )
+    return n
+
+
+def _say_kept_in_file(n: int) -> None:
     import sys
 
-    from ..labels.io.dlc import save_dlc_predictions
-
-    if not model.top_down:
-        raise ValueError("--individuals needs a SuperAnimal model and its detector")
-    with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
-        poses = model.predict_animals(
-            video, args.individuals, progress=lambda done, total: bar.update(done - bar.n)
-        )
-    stem = Path(video.name).stem
-    out = Path(args.out) if args.out else video.local_folder / f"{stem}_{model.name}.h5"
-    save_dlc_predictions(out, poses, model.keypoints, scorer=model.name)
     print(
-        f"napari-superanimal: {args.individuals} animals a frame are in {out.name}; the "
-        "project keeps predictions for one animal a frame so far, so it does not keep them",
+        f"napari-superanimal: {n} animals a frame go to the .h5 only: the project labels one "
+        "animal (name its animals with Session.set_individuals to keep them there)",
         file=sys.stderr,
     )
-    print(out)
+
+
+def _predict_animals(args: argparse.Namespace, project, video, model, n: int) -> int:
+    """Several animals, each followed from frame to frame: kept in the project, as its
+    individuals (in a project that has them), and written as a multi-animal ``.h5``."""
+    if not model.top_down:
+        raise ValueError("several animals need a SuperAnimal model and its detector")
+    with frame_bar(len(video), f"predict {video.name}", args.quiet) as bar:
+        poses = model.predict_animals(
+            video, n, progress=lambda done, total: bar.update(done - bar.n)
+        )
+    _save(args, project, video, model, poses)
     return 0
 
 
@@ -202,7 +225,7 @@ def _predict_on_cluster(args: argparse.Namespace) -> int:
     from ..video import open_video
 
     _check_box_options(args)
-    if args.roi or args.track or args.individuals > 1:
+    if args.roi or args.track or (args.individuals or 1) > 1:
         raise ValueError("--roi, --track and --individuals work on one video without --scheduler")
     if args.out and len(args.video) > 1:
         raise ValueError("--out names one file: leave it out for several videos")
@@ -238,9 +261,9 @@ def _check_box_options(args: argparse.Namespace) -> None:
         raise ValueError("--detector needs a SuperAnimal --model (its detector's dataset)")
     if args.detect_every < 1:
         raise ValueError(f"--detect-every is 1 or more frames, not {args.detect_every}")
-    if args.individuals < 1:
+    if args.individuals is not None and args.individuals < 1:
         raise ValueError(f"--individuals is 1 or more animals, not {args.individuals}")
-    if args.individuals > 1 and (args.roi or args.full_frame):
+    if (args.individuals or 1) > 1 and (args.roi or args.full_frame):
         raise ValueError(
             "--individuals follows the detector's animals: not with --roi, --full-frame"
         )

@@ -4,7 +4,8 @@ Layout::
 
     project.json        format, version, keypoints, skeleton, individuals, videos, models
     labels.sqlite       the user's labels (:class:`~.store.LabelStore`), never written by models
-    predictions.zarr/   one (T, K, 3) float32 array (x, y, score) per video and model version
+    predictions.zarr/   one (T, K, 3) float32 array (x, y, score) per video and model version,
+                        (T, A, K, 3) with several animals (:mod:`.predictions`)
     models/             fine-tuned model versions (see :mod:`napari_superanimal.model.versions`)
 
 A video opened on its own gets a project beside it (:func:`project_folder`). Predictions live
@@ -28,20 +29,19 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-import zarr
 
 from ..atomic import atomic_path
 from ..errors import ProjectError
 from ..video import Video
 from ..video.location import STORE_SUFFIX, is_url, name_of
 from .model import ONE_ANIMAL
+from .predictions import PredictionArrays
 from .store import LabelStore
 
 FORMAT = "napari-superanimal.project"
 VERSION = 1
 PROJECT_FILE = "project.json"
 PROJECT_SUFFIX = ".superanimal"
-_CHUNK_FRAMES = 1024
 
 
 class Project:
@@ -54,6 +54,7 @@ class Project:
         #: opened read-only (asked for, or on media this process cannot write): everything
         #: reads, every change is refused in one line
         self.readonly = labels.readonly
+        self._arrays = PredictionArrays(folder / "predictions.zarr", len(self.keypoints))
 
     def _save_meta(self) -> None:
         self.check_writable()
@@ -270,9 +271,6 @@ class Project:
             self._save_meta()
 
     # -- predictions ------------------------------------------------------------------------
-    def _predictions_group(self, mode: str = "a") -> zarr.Group:
-        return zarr.open_group(self.folder / "predictions.zarr", mode=mode, zarr_format=3)
-
     def save_predictions(
         self,
         video: str,
@@ -281,31 +279,10 @@ class Project:
         frames: Sequence[int] | None = None,
         n_frames: int | None = None,
     ) -> None:
-        """Store ``(N, K, 3)`` predictions of ``model_version`` for ``frames`` (default: all)."""
+        """Store predictions of ``model_version`` for ``frames`` (default: all): ``(N, K, 3)``,
+        or ``(N, A, K, 3)`` with a row per individual in a project with several animals."""
         self.check_writable()
-        poses = np.asarray(poses, dtype=np.float32)
-        if poses.ndim != 3 or poses.shape[1:] != (len(self.keypoints), 3):
-            raise ProjectError(
-                f"predictions must be (N, {len(self.keypoints)}, 3), got {poses.shape}"
-            )
-        total = n_frames or (len(poses) if frames is None else max(frames) + 1)
-        group = self._predictions_group()
-        name = f"{video}/{model_version}"
-        if name in group:
-            array = group[name]
-        else:
-            array = group.create_array(
-                name,
-                shape=(total, len(self.keypoints), 3),
-                chunks=(_CHUNK_FRAMES, len(self.keypoints), 3),
-                dtype="float32",
-                fill_value=np.nan,
-            )
-            array.attrs["model_version"] = model_version
-        if frames is None:
-            array[: len(poses)] = poses
-        else:
-            array.set_orthogonal_selection((np.asarray(frames),), poses)
+        self._arrays.save(video, model_version, poses, self.individuals, frames, n_frames)
         versions = self.meta["videos"].setdefault(video, {}).setdefault("predictions", [])
         if model_version not in versions or model_version not in self.meta["models"]:
             self.meta["models"].setdefault(model_version, {})
@@ -314,24 +291,22 @@ class Project:
             self._save_meta()
 
     def predictions(self, video: str, model_version: str) -> np.ndarray | None:
-        """All ``(T, K, 3)`` predictions of ``model_version`` for ``video`` (NaN: not made)."""
+        """All predictions of ``model_version`` for ``video``, ``(T, K, 3)`` or ``(T, A, K,
+        3)`` (see :meth:`save_predictions`; NaN: not made), or None if it made none."""
         if model_version not in self.meta["videos"].get(video, {}).get("predictions", []):
             return None
-        return np.asarray(self._predictions_group("r")[f"{video}/{model_version}"][:])
+        return self._arrays.read(video, model_version, self.individuals)
 
     def frame_predictions(
         self, video: str, frame: int, model_version: str | None = None
     ) -> np.ndarray | None:
-        """``(K, 3)`` predictions for one frame (newest model version by default), or None."""
+        """One frame's predictions, ``(K, 3)`` or ``(A, K, 3)`` (newest model version by
+        default), or None."""
         versions = self.meta["videos"].get(video, {}).get("predictions", [])
         if not versions:
             return None
         version = model_version or versions[-1]
-        array = self._predictions_group("r")[f"{video}/{version}"]
-        if frame >= array.shape[0]:
-            return None
-        values = np.asarray(array[frame])
-        return None if np.isnan(values).all() else values
+        return self._arrays.frame(video, version, frame, self.individuals)
 
 
 def video_reference(video: Video | str | os.PathLike) -> str | Path:

@@ -1,9 +1,10 @@
 """The active model's predictions of every frame, in memory: O(keypoints) access to any frame.
 
 A :class:`PredictionCache` holds one ``(T, K, 3)`` float32 array (x, y, score; NaN where a frame
-was not predicted) for the active model version, and the previous version's array while the new
-one fills in ("stale" predictions the viewer shows greyed out). Worker threads write it while
-the GUI thread reads it, so every access holds a lock; the project on disk stays the record.
+was not predicted; ``(T, A, K, 3)`` with ``n_animals`` A) for the active model version, and the
+previous version's array while the new one fills in ("stale" predictions the viewer shows greyed
+out). Worker threads write it while the GUI thread reads it, so every access holds a lock; the
+project on disk stays the record.
 
 Example::
 
@@ -22,8 +23,15 @@ import numpy as np
 class PredictionCache:
     """Thread-safe predictions of the active model version (see the module docstring)."""
 
-    def __init__(self, n_frames: int, n_keypoints: int, stored: np.ndarray | None = None):
-        self.shape = (int(n_frames), int(n_keypoints), 3)
+    def __init__(
+        self,
+        n_frames: int,
+        n_keypoints: int,
+        stored: np.ndarray | None = None,
+        n_animals: int = 0,
+    ):
+        animals = (int(n_animals),) if n_animals else ()
+        self.shape = (int(n_frames), *animals, int(n_keypoints), 3)
         self._lock = threading.Lock()
         self._current = self._filled(stored)
         self._stale: np.ndarray | None = None
@@ -36,18 +44,18 @@ class PredictionCache:
         return full
 
     def frame(self, frame: int) -> np.ndarray | None:
-        """``(K, 3)`` of ``frame``, or None if it was not predicted."""
+        """``(K, 3)`` (``(A, K, 3)``) of ``frame``, or None if it was not predicted."""
         with self._lock:
             row = self._current[frame]
-            return None if np.isnan(row[:, 2]).all() else row.copy()
+            return None if np.isnan(row[..., 2]).all() else row.copy()
 
     def stale_frame(self, frame: int) -> np.ndarray | None:
-        """``(K, 3)`` from the model version active before this one, if any."""
+        """Like :meth:`frame`, from the model version active before this one, if any."""
         with self._lock:
             if self._stale is None:
                 return None
             row = self._stale[frame]
-            return None if np.isnan(row[:, 2]).all() else row.copy()
+            return None if np.isnan(row[..., 2]).all() else row.copy()
 
     def set(self, frames, poses: np.ndarray) -> None:
         with self._lock:

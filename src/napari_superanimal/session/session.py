@@ -77,7 +77,7 @@ class Session:
         self._threshold = float(threshold)
         self.closed = False
         self._index = {k: i for i, k in enumerate(self.keypoints)}
-        self._pred = PredictionCache(len(video), len(self.keypoints), self._stored())
+        self._pred = self._prediction_cache()
         self._labeled = LabeledFrames(project.labels.frame_states(self.video_key))
         self._thumbnails = None
 
@@ -259,19 +259,41 @@ class Session:
             return None
         return self.project.predictions(self.video_key, self._version)
 
-    def prediction(self, frame: int) -> np.ndarray | None:
-        """``(K, 3)`` x, y, score of the active model on ``frame``, or None if not predicted."""
-        return self._pred.frame(self._frame(frame))
+    def _prediction_cache(self) -> PredictionCache:
+        n = len(self.individuals)
+        return PredictionCache(len(self.video), len(self.keypoints), self._stored(), n_animals=n)
 
-    def stale_prediction(self, frame: int) -> np.ndarray | None:
+    def prediction(self, frame: int, individual: str | None = None) -> np.ndarray | None:
+        """``(K, 3)`` x, y, score of the active model on ``frame``, or None if not predicted.
+        ``individual`` is required when the project has several animals."""
+        row = self._pred.frame(self._frame(frame))
+        return self._animal_row(row, individual)
+
+    def animal_predictions(self, frame: int) -> dict[str, np.ndarray]:
+        """Every animal's ``(K, 3)`` predictions on ``frame`` that the model made, by
+        individual (the one animal's under ``""`` in a single-animal project)."""
+        return _by_animal(self._pred.frame(self._frame(frame)), self.individuals)
+
+    def stale_prediction(self, frame: int, individual: str | None = None) -> np.ndarray | None:
         """``(K, 3)`` from the model version used before the current one, if any."""
-        return self._pred.stale_frame(self._frame(frame))
+        row = self._pred.stale_frame(self._frame(frame))
+        return self._animal_row(row, individual)
+
+    def _animal_row(self, row: np.ndarray | None, individual: str | None) -> np.ndarray | None:
+        individual = self._individual(individual)
+        if row is None or not self.individuals:
+            return row
+        one = row[self.individuals.index(individual)]
+        return None if np.isnan(one[:, 2]).all() else one
 
     def has_prediction(self, frame: int) -> bool:
-        return self.prediction(frame) is not None
+        """Whether the active model predicted ``frame`` (any of its animals)."""
+        return self._pred.frame(self._frame(frame)) is not None
 
     def all_predictions(self) -> np.ndarray:
-        """``(T, K, 3)`` x, y, score of the active model on every frame (NaN: not predicted).
+        """x, y, score of the active model on every frame (NaN: not predicted): ``(T, K, 3)``,
+        or ``(T, A, K, 3)`` in the order of :attr:`individuals` in a project with several
+        animals.
 
         A read-only view, so cheap on any length of video; it fills in as predictions arrive
         (copy it to keep a snapshot)."""
@@ -284,6 +306,7 @@ class Session:
         progress: Callable[[int, int], None] | None = None,
         boxes=None,
         skip_done: bool = False,
+        individual: str | None = None,
     ) -> np.ndarray:
         """Predict ``frames`` (default: all) with the model; stored in the project at once.
 
@@ -291,6 +314,12 @@ class Session:
         ``"frame"``, a region ``(x, y, w, h)`` the user drew, or a
         :class:`~napari_superanimal.model.boxes.BoxSource`. Safe to call from a worker thread
         while the GUI thread reads and edits.
+
+        In a project with several animals a model with a detector finds each of them (up to
+        :attr:`individuals`), follows them from frame to frame and keeps each animal's identity
+        from the frame before (or after) the ones predicted, where the model predicted it;
+        other boxes find one animal, stored as ``individual``'s (default: the first). Returns
+        what :meth:`all_predictions` holds for ``frames``.
         """
         model = self._model
         if model is None:
@@ -300,24 +329,51 @@ class Session:
         if skip_done:
             indices = [f for f in indices if not self.has_prediction(f)]
         if not indices:
-            return np.empty((0, len(self.keypoints), 3), np.float32)
-        poses = model.predict_video(
-            self.video, indices, batch_size=batch_size, progress=progress, boxes=boxes
-        )
+            return np.empty((0, *self._pred.shape[1:]), np.float32)
+        names = self.individuals
+        if names and boxes is None and model.top_down:
+            poses = model.predict_animals(self.video, len(names), indices, progress=progress)
+            poses = self._keep_identities(indices, poses)
+        else:
+            poses = model.predict_video(
+                self.video, indices, batch_size=batch_size, progress=progress, boxes=boxes
+            )
+            if names:
+                one = np.full((len(poses), *self._pred.shape[1:]), np.nan, np.float32)
+                one[:, names.index(self._individual(individual or names[0]))] = poses
+                poses = one
         if model is self._model:  # not replaced by another model meanwhile
             self.add_predictions(indices, poses)
+        return poses
+
+    def _keep_identities(self, frames: list[int], poses: np.ndarray) -> np.ndarray:
+        """Put ``poses`` (``(N, A, K, 3)``, the tracker's order) in the order that continues the
+        active model's predictions on the frame next to them (before, else after)."""
+        from ..model.identities import match_animals
+
+        for known, row in ((frames[0] - 1, 0), (frames[-1] + 1, -1)):
+            if 0 <= known < len(self) and self.has_prediction(known):
+                order = match_animals(self._pred.frame(known), poses[row])
+                return poses[:, order]
         return poses
 
     def add_predictions(
         self, frames: Sequence[int], poses: np.ndarray, model_version: str | None = None
     ) -> None:
-        """Record ``(N, K, 3)`` predictions of ``frames``, made here or elsewhere (another
-        process, a cluster, a file), as ``model_version``'s (default: the active version). A
-        session showing no version yet shows this one from now on."""
+        """Record predictions of ``frames`` (shaped as :meth:`all_predictions`' rows), made
+        here or elsewhere (another process, a cluster, a file), as ``model_version``'s
+        (default: the active version). A session showing no version yet shows this one from
+        now on."""
         version = model_version or self._version
         if version is None:
             raise SessionError("predictions need a model version: open the session with a model")
         frames = [int(f) for f in frames]
+        poses = np.asarray(poses, np.float32)
+        if poses.shape[1:] != self._pred.shape[1:]:
+            raise SessionError(
+                f"predictions for this project are (N, {', '.join(map(str, self._pred.shape[1:]))})"
+                f" (one row per animal, keypoint), not {poses.shape}"
+            )
         adopted = self._version is None
         if adopted:
             self._version = version
@@ -373,7 +429,9 @@ class Session:
         """Name the animals of the project (see :meth:`~..labels.project.Project.
         set_individuals`: a single-animal project's labels go to the first name)."""
         self.project.set_individuals(names)
+        self._pred = self._prediction_cache()  # predictions in the new animals' rows
         self._changed(self.labeled_frames())
+        self.events.predictions_changed.emit(())
 
     def labels(self, frame: int, individual: str | None = None) -> dict[str, Point]:
         """One animal's points on ``frame`` (labeled, accepted, hidden), by keypoint.
@@ -422,13 +480,24 @@ class Session:
         """What the viewer shows on ``frame``: the user's points first-hand, the active model's
         predictions for the rest (``uncertain`` below the threshold), and an older model's
         (``stale``) where the active one has not predicted yet. In a project with several
-        animals: every animal's points (or ``individual``'s), the user's only, as predictions
-        are kept for one animal a frame so far."""
+        animals: every animal's points, animal by animal (or only ``individual``'s)."""
+        frame = self._frame(frame)
         if self.individuals:
-            return self._animal_points(frame, individual)
-        labels = self.labels(frame, individual)
-        pred = self.prediction(frame)
-        stale = self.stale_prediction(frame) if pred is None else None
+            names = self.individuals if individual is None else (self._individual(individual),)
+        else:
+            names = (self._individual(individual),)
+        animals = self.animals(frame)
+        pred, stale = self._pred.frame(frame), None
+        if pred is None:
+            stale = self._pred.stale_frame(frame)
+        predicted, older = _by_animal(pred, self.individuals), _by_animal(stale, self.individuals)
+        out = []
+        for animal in names:
+            labels = animals.get(animal, {})
+            out += self._one_animal(labels, predicted.get(animal), older.get(animal), animal)
+        return out
+
+    def _one_animal(self, labels, pred, stale, individual: str) -> list[FramePoint]:
         out = []
         for i, name in enumerate(self.keypoints):
             point = labels.get(name)
@@ -436,23 +505,11 @@ class Session:
                 out.append(_shown(point))
             elif pred is not None and np.isfinite(pred[i, :2]).all():
                 x, y, score = map(float, pred[i])
-                sure = score >= self._threshold
-                kind = PointKind.PREDICTED if sure else PointKind.UNCERTAIN
-                out.append(FramePoint(name, x, y, kind, score))
-            elif pred is None and stale is not None and np.isfinite(stale[i, :2]).all():
+                kind = PointKind.PREDICTED if score >= self._threshold else PointKind.UNCERTAIN
+                out.append(FramePoint(name, x, y, kind, score, individual))
+            elif stale is not None and np.isfinite(stale[i, :2]).all():
                 x, y, score = map(float, stale[i])
-                out.append(FramePoint(name, x, y, PointKind.STALE, score))
-        return out
-
-    def _animal_points(self, frame: int, individual: str | None) -> list[FramePoint]:
-        names = self.individuals if individual is None else (self._individual(individual),)
-        animals = self.animals(frame)
-        out = []
-        for animal in names:
-            points = animals.get(animal, {})
-            for name in self.keypoints:
-                if name in points:
-                    out.append(_shown(points[name]))
+                out.append(FramePoint(name, x, y, PointKind.STALE, score, individual))
         return out
 
     def label(
@@ -472,27 +529,38 @@ class Session:
             )
         old = self.labels(frame, individual).get(keypoint)
         version = old.model_version if old else None
-        if version is None and not self.individuals and self.prediction(frame) is not None:
+        if version is None and self.prediction(frame, individual) is not None:
             version = self._version  # a moved prediction remembers where it came from
         point = Point(keypoint, x, y, PointKind.LABELED, version, individual)
         self._apply({frame: {(individual, keypoint): point}})
 
-    def accept(self, frame: int, threshold: float | None = None) -> int:
+    def accept(
+        self, frame: int, threshold: float | None = None, individual: str | None = None
+    ) -> int:
         """Accept the predictions on ``frame`` scoring at least ``threshold`` (default: the
-        session's) for keypoints the user has not touched; returns how many were accepted."""
+        session's) for keypoints the user has not touched, of every animal (or only
+        ``individual``'s), in one undo step; returns how many were accepted."""
         frame = self._frame(frame)
-        self.check_one_animal("accepting predictions")
         cut = self._threshold if threshold is None else float(threshold)
-        pred = self.prediction(frame)
-        if pred is None:
-            return 0
-        labels = self.labels(frame)
+        predicted = self.animal_predictions(frame)
+        if individual is not None or not self.individuals:
+            wanted = self._individual(individual)
+            predicted = {wanted: predicted[wanted]} if wanted in predicted else {}
+        animals = self.animals(frame)
         changes = {
-            name: Point(
-                name, float(pred[i, 0]), float(pred[i, 1]), PointKind.ACCEPTED, self._version
+            (animal, name): Point(
+                name,
+                float(pred[i, 0]),
+                float(pred[i, 1]),
+                PointKind.ACCEPTED,
+                self._version,
+                animal,
             )
+            for animal, pred in predicted.items()
             for i, name in enumerate(self.keypoints)
-            if name not in labels and np.isfinite(pred[i]).all() and pred[i, 2] >= cut
+            if name not in animals.get(animal, {})
+            and np.isfinite(pred[i]).all()
+            and pred[i, 2] >= cut
         }
         if changes:
             self._apply({frame: changes})
@@ -670,6 +738,16 @@ class Session:
                 f"unknown keypoint {keypoint!r}; this project has {', '.join(self.keypoints)}"
             )
         return keypoint
+
+
+def _by_animal(row: np.ndarray | None, individuals: Sequence[str]) -> dict[str, np.ndarray]:
+    """A frame's predictions (``(K, 3)``, or ``(A, K, 3)`` for ``individuals``) by animal,
+    leaving out the animals the model did not find."""
+    if row is None:
+        return {}
+    if not individuals:
+        return {ONE_ANIMAL: row}
+    return {a: r for a, r in zip(individuals, row, strict=True) if not np.isnan(r[:, 2]).all()}
 
 
 def _shown(point: Point) -> FramePoint:

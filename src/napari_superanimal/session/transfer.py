@@ -170,11 +170,23 @@ def session_labels(session) -> LabelTable | AnimalTables:
     return AnimalTables(session.individuals, tables, list(session.skeleton))
 
 
-def session_predictions(session) -> LabelTable | None:
-    """The active model's predictions (frames with any), with their scores; None if none."""
+def session_predictions(session) -> LabelTable | dict[str, LabelTable] | None:
+    """The active model's predictions (frames with any), with their scores; None if none. In
+    a project with several animals: one table per individual the model found."""
     if session.model_version is None:
         return None
     poses = session.all_predictions()
+    if not session.individuals:
+        return _prediction_table(session, poses)
+    tables = {
+        a: _prediction_table(session, poses[:, i])
+        for a, i in zip(session.individuals, range(poses.shape[1]), strict=True)
+    }
+    tables = {a: t for a, t in tables.items() if t is not None}
+    return tables or None
+
+
+def _prediction_table(session, poses: np.ndarray) -> LabelTable | None:
     frames = np.flatnonzero(np.isfinite(poses[:, :, 2]).any(-1))
     if not len(frames):
         return None
@@ -206,7 +218,8 @@ def export_session(
     """Write ``session`` as ``format`` (one of :data:`FORMATS`); returns the file written.
 
     - ``dlc-h5`` (default): the active model's predictions as a DeepLabCut pose table
-      (``movement`` and DeepLabCut read it); with ``with_labels`` the user's labeled and
+      (``movement`` and DeepLabCut read it; DeepLabCut's multi-animal layout, one individual
+      per animal, in a project with several animals); with ``with_labels`` the user's labeled and
       accepted points replace the predictions on their frames (likelihood 1), hidden ones
       become NaN; frames never predicted are NaN. ``smooth`` (``"median"`` or ``"savgol"``,
       off by default) filters the confident predictions over ``window`` frames before the
@@ -214,15 +227,15 @@ def export_session(
       the file's HDF5 attribute ``napari_superanimal``.
     - ``dlc-project``: ``path`` is a DeepLabCut project folder (config, CollectedData and,
       with ``images``, the labeled frames as PNGs); ``scorer`` names the labeler.
-    - ``slp``: labels (unless not ``with_labels``) and predictions for SLEAP.
-    - ``coco``: labels as COCO keypoints JSON, frames as PNGs beside it (with ``images``).
+    - ``slp``: labels (unless not ``with_labels``) and predictions for SLEAP (several animals
+      on a track each).
+    - ``coco``: labels as COCO keypoints JSON (an annotation per animal), frames as PNGs
+      beside it (with ``images``).
 
     Paths inside the files (DeepLabCut's ``video_sets``, the ``.slp`` video) are absolute.
     """
     if format not in FORMATS:
         raise SessionError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
-    if format != "dlc-project":
-        session.check_one_animal(f"exporting as {format}")
     if smooth is not None and format != "dlc-h5":
         raise SessionError(f"smoothing applies to dlc-h5 exports, not {format}")
     if format == "dlc-h5":
@@ -279,21 +292,32 @@ def _image_paths(session, labels: LabelTable, prefix: str | None) -> list[str]:
 def _export_pose_table(session, path, with_labels: bool, smooth: str | None, window: int) -> Path:
     from ..labels.io.dlc import save_dlc_predictions
 
-    poses = session.all_predictions().copy()
+    poses = session.all_predictions().copy()  # (T, K, 3), or (T, A, K, 3) for several animals
     metadata = None
     if smooth is not None:
         from ..labels.smooth import smooth_poses, smoothing_record
 
-        poses = smooth_poses(poses, smooth, window).astype(poses.dtype)
+        flat = poses.reshape(len(poses), -1, 3)  # every animal's keypoint filtered on its own
+        poses = smooth_poses(flat, smooth, window).astype(poses.dtype).reshape(poses.shape)
         metadata = {"smoothing": smoothing_record(smooth, window)}
     if with_labels:
         index = {k: i for i, k in enumerate(session.keypoints)}
+        rows = {a: i for i, a in enumerate(session.individuals)}
         for frame in session.labeled_frames():
-            for name, p in session.labels(frame).items():
-                i = index[name]
-                if p.state == PointKind.HIDDEN or p.x is None:
-                    poses[frame, i] = (np.nan, np.nan, 0.0)
-                else:
-                    poses[frame, i] = (p.x, p.y, 1.0)
+            for animal, points in session.animals(frame).items():
+                target = poses[frame, rows[animal]] if rows else poses[frame]
+                for name, p in points.items():
+                    i = index[name]
+                    if p.state == PointKind.HIDDEN or p.x is None:
+                        target[i] = (np.nan, np.nan, 0.0)
+                    else:
+                        target[i] = (p.x, p.y, 1.0)
     scorer = session.model_version or "napari-superanimal"
-    return save_dlc_predictions(path, poses, session.keypoints, scorer=scorer, metadata=metadata)
+    return save_dlc_predictions(
+        path,
+        poses,
+        session.keypoints,
+        scorer=scorer,
+        individuals=session.individuals or None,
+        metadata=metadata,
+    )

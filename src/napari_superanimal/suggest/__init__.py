@@ -5,6 +5,7 @@ call :func:`suggest_frames`. One module per signal:
 
 - :mod:`.confidence`: frames whose keypoints the model is least sure of;
 - :mod:`.jumps`: keypoints moving implausibly fast between consecutive frames;
+- :mod:`.swaps`: with several animals, frames where two of them may have traded names;
 - :mod:`.thumbnails` + :mod:`.diversity`: k-means on small grayscale thumbnails of sampled
   frames, so suggestions cover different poses and places;
 - :mod:`.combined`: the default, which weighs the first two and spreads picks with the third.
@@ -23,6 +24,7 @@ from .confidence import confidence_scores, frame_confidence
 from .jumps import jump_scores
 from .ranking import STRATEGIES, suggest_frames
 from .robust import SuggestError
+from .swaps import likely_swaps, swap_scores
 from .thumbnails import Thumbnails, compute_thumbnails
 
 __all__ = [
@@ -33,5 +35,7 @@ __all__ = [
     "confidence_scores",
     "frame_confidence",
     "jump_scores",
+    "likely_swaps",
     "suggest_frames",
+    "swap_scores",
 ]

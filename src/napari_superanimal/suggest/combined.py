@@ -9,7 +9,9 @@ How it combines, step by step:
    each signal's order (a 50-sigma jump still beats a 20-sigma one) while stopping the signal
    with the wider scale (jumps reach z of 100, confidence rarely 10) from drowning the other,
    and the product lifts frames that are both uncertain and jumpy above frames that are only
-   one of the two. Frames never predicted have evidence 0.
+   one of the two. Frames never predicted have evidence 0. With several animals a third term,
+   ``log(1 + z_s)`` of the likely-swap score (:mod:`.swaps`), lifts frames where two animals
+   may have traded names.
 2. **Coverage.** With thumbnails, every frame gets the k-means cluster of its nearest
    thumbnail (:mod:`.diversity`; ``k`` = ``n``). A frame's evidence (plus a small base, so
    frames without evidence are still ordered by coverage) is divided by
@@ -44,17 +46,24 @@ from .thumbnails import Thumbnails
 
 CONFIDENCE_SPREAD = 0.02  # likelihood units: the smallest spread of frame confidences
 JUMP_SPREAD = 0.1  # jump-score units (already z-scores)
+SWAP_SPREAD = 0.1  # body lengths: most frames score 0, so the spread is this floor
 BASE = 0.05  # evidence every frame has, so coverage orders frames without evidence
 
 
 def error_evidence(
-    predictions: np.ndarray, weights: tuple[float, float] = (1.0, 1.0)
+    predictions: np.ndarray,
+    weights: tuple[float, float] = (1.0, 1.0),
+    swaps: np.ndarray | None = None,
 ) -> np.ndarray:
-    """``(T,)`` weighted sum of ``log(1 + z)`` of confidence and jumps (step 1)."""
-    parts = (
+    """``(T,)`` weighted sum of ``log(1 + z)`` of confidence and jumps (and of ``swaps``, the
+    likely-swap scores, with weight 1) (step 1)."""
+    parts = [
         robust_z(confidence_scores(predictions), floor=CONFIDENCE_SPREAD),
         robust_z(jump_scores(predictions), floor=JUMP_SPREAD),
-    )
+    ]
+    if swaps is not None:
+        parts.append(robust_z(swaps, floor=SWAP_SPREAD))
+        weights = (*weights, 1.0)
     evidence = np.zeros(len(predictions))
     for weight, z in zip(weights, parts, strict=True):
         evidence += weight * np.log1p(np.nan_to_num(np.clip(z, 0.0, None), nan=0.0))
@@ -72,13 +81,16 @@ def combined_ranking(
     diversity: float = 0.5,
     min_gap: int = 2,
     seed: int = 0,
+    swaps: np.ndarray | None = None,
 ) -> np.ndarray:
     """Up to ``n`` unlabeled frames, best first (see the module docstring for the method)."""
     if n_frames is None:
         n_frames = len(predictions) if predictions is not None else thumbnails.n_frames
     free = ~labeled_mask(labeled, n_frames)
     evidence = (
-        error_evidence(predictions, weights) if predictions is not None else np.zeros(n_frames)
+        error_evidence(predictions, weights, swaps)
+        if predictions is not None
+        else np.zeros(n_frames)
     )
     evidence = evidence + BASE
     if thumbnails is not None and len(thumbnails) and diversity > 0:

@@ -17,9 +17,10 @@ from .confidence import confidence_scores
 from .diversity import diversity_ranking
 from .jumps import jump_scores
 from .robust import SuggestError, check_predictions, labeled_mask
+from .swaps import swap_scores, untangled
 from .thumbnails import Thumbnails
 
-STRATEGIES = ("combined", "confidence", "jumps", "diversity", "uniform")
+STRATEGIES = ("combined", "confidence", "jumps", "swaps", "diversity", "uniform")
 
 
 def suggest_frames(
@@ -36,7 +37,8 @@ def suggest_frames(
     ----------
     predictions
         ``(T, K, 3)`` x, y, likelihood of the active model (NaN rows: frame not predicted),
-        as ``Session.all_predictions()`` returns; None when there is no model yet.
+        or ``(T, A, K, 3)`` for several animals, as ``Session.all_predictions()`` returns;
+        None when there is no model yet.
     labeled
         Frames that already carry labels (indices, or a ``(T,)`` bool mask).
     n
@@ -44,7 +46,8 @@ def suggest_frames(
     strategy
         ``combined`` (default; see :mod:`.combined` for how the signals combine),
         ``confidence`` (lowest mean likelihood first, :mod:`.confidence`), ``jumps`` (keypoint
-        speed outliers first, :mod:`.jumps`), ``diversity`` (round-robin over clusters of
+        speed outliers first, :mod:`.jumps`), ``swaps`` (likely identity swaps first, for
+        several animals, :mod:`.swaps`), ``diversity`` (round-robin over clusters of
         look-alike frames, :mod:`.diversity`; needs ``thumbnails``) or ``uniform`` (evenly
         spaced over the unlabeled frames, in time order: the baseline).
     thumbnails
@@ -61,7 +64,11 @@ def suggest_frames(
     if int(n) != n or n < 0:
         raise SuggestError(f"n must be a whole number >= 0, got {n!r}")
     n = int(n)
+    swaps = None
     if predictions is not None:
+        if np.ndim(predictions) == 4 and np.shape(predictions)[1] > 1:
+            swaps = swap_scores(predictions)
+            predictions = untangled(predictions)  # a swap is a swap, not a jump
         predictions = check_predictions(predictions)
         n_frames = len(predictions)
     elif thumbnails is not None:
@@ -74,7 +81,9 @@ def suggest_frames(
         )
     mask = labeled_mask(labeled, n_frames)
     if strategy == "combined":
-        return combined_ranking(predictions, mask, n, thumbnails, n_frames=n_frames, seed=seed)
+        return combined_ranking(
+            predictions, mask, n, thumbnails, n_frames=n_frames, seed=seed, swaps=swaps
+        )
     if strategy == "uniform":
         free = np.flatnonzero(~mask)
         count = min(n, len(free))
@@ -89,8 +98,12 @@ def suggest_frames(
         return diversity_ranking(thumbnails, mask, n_clusters=max(2, n), seed=seed)[:n]
     if predictions is None:
         raise SuggestError(f"the {strategy} strategy needs predictions")
-    score = confidence_scores if strategy == "confidence" else jump_scores
-    scores = score(predictions)
+    if strategy == "swaps":
+        if swaps is None:
+            raise SuggestError("the swaps strategy needs predictions of several animals")
+        scores = swaps
+    else:
+        scores = (confidence_scores if strategy == "confidence" else jump_scores)(predictions)
     candidates = np.flatnonzero(np.isfinite(scores) & ~mask)
     if not np.isfinite(scores).any():
         raise SuggestError(

@@ -49,8 +49,11 @@ def robust_z(values: np.ndarray, axis: int = 0, floor: float = 1e-9) -> np.ndarr
 
 
 def check_predictions(predictions) -> np.ndarray:
-    """``(T, K, 3)`` x, y, likelihood as float64; NaN rows mean "not predicted"."""
+    """``(T, K, 3)`` x, y, likelihood as float64; NaN rows mean "not predicted". Several
+    animals' ``(T, A, K, 3)`` become ``(T, A * K, 3)``: every animal's keypoint counts."""
     array = np.asarray(predictions, dtype=np.float64)
+    if array.ndim == 4 and array.shape[3] == 3:
+        array = array.reshape(len(array), -1, 3)
     if array.ndim != 3 or array.shape[2] != 3:
         raise SuggestError(
             f"predictions must be (frames, keypoints, 3) x, y, likelihood; got {array.shape}"
