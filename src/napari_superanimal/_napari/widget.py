@@ -35,8 +35,10 @@ from qtpy.QtWidgets import (
 
 from ..errors import SuperAnimalError
 from ..session import Session
+from ..zoo import KEYPOINT_SETS
 from .animals import AnimalPanel
 from .boxes import BOX_LAYER, AnimalBoxes, zoo_dataset
+from .conversion import ConversionPanel
 from .forms import NO_MODEL, ZOO_CHOICES, export_form, model_form
 from .overlay import KeypointsOverlay
 from .reader import VIDEO_KEY
@@ -103,6 +105,7 @@ class LabelingWidget(QWidget):
         self.animal.drawn_changed = lambda: self.request_prediction(self.frame, force=True)
         self.model_choice.boxes.changed.connect(self._on_boxes_chosen)
         self.model_status = QLabel("")
+        self.conversion = ConversionPanel(self._use_conversion)
         form = QFormLayout()
         form.addRow("Project", self.project_label)
         form.addRow("Keypoints", self.keypoint_set_label)
@@ -153,6 +156,7 @@ class LabelingWidget(QWidget):
         layout.addLayout(form)
         layout.addWidget(self.model_choice.native)
         layout.addWidget(self.model_status)
+        layout.addWidget(self.conversion)
         layout.addWidget(self.animals)
         layout.addWidget(QLabel("Keypoints (click one, then the image):"))
         layout.addWidget(self.keypoint_list, stretch=1)
@@ -372,11 +376,34 @@ class LabelingWidget(QWidget):
         if choice == NO_MODEL:
             session.use_model(None)
             return
+        self.conversion.setVisible(False)
         if choice in session.versions.trained():
             self._load_model(lambda: session.versions.load(choice), choice)
-        else:
-            name, detector = choice.split(" ")[0], self.animal.detector
-            self._load_model(lambda: _load_zoo_model(name, detector), choice)
+            return
+        name, detector = choice.split(" ")[0], self.animal.detector
+        table = None
+        if tuple(KEYPOINT_SETS.get(name, ())) != session.keypoints:
+            table = session.conversion(name)
+            if table is None:  # the project's own keypoints: which of the model's are they?
+                self.conversion.ask(session.keypoints, name, None)
+                show_info(f"map your keypoints onto {name}'s, then 'Use this table'")
+                return
+        keypoints = session.keypoints
+        self._load_model(lambda: _load_zoo_model(name, detector, keypoints, table), choice)
+
+    def _use_conversion(self, dataset: str, table: dict[str, str]) -> None:
+        """The conversion panel's table: kept in the project, then the model loads with it."""
+        session = self.session
+        if session is None:
+            return
+        try:
+            session.set_conversion(dataset, table)
+        except SuperAnimalError as err:
+            show_error(str(err))
+            return
+        name, detector, keypoints = dataset, self.animal.detector, session.keypoints
+        label = self.model_choice.model.value
+        self._load_model(lambda: _load_zoo_model(name, detector, keypoints, table), label)
 
     def _on_boxes_chosen(self, _choice: str) -> None:
         """A SuperAnimal model takes the detector chosen (or none); the frame in view is
@@ -684,10 +711,17 @@ def _import_model_and_training_code() -> None:
         importlib.import_module(module)
 
 
-def _load_zoo_model(name: str, detector: str | None):
+def _load_zoo_model(name: str, detector: str | None, keypoints=None, table=None):
+    """A SuperAnimal model (downloaded on first use), re-headed for ``keypoints`` by the
+    conversion ``table`` when the project has keypoints of its own."""
     from ..model.inference import load_model
 
-    return load_model(name, download=True, detector=detector)
+    model = load_model(name, download=True, detector=detector)
+    if table is None:
+        return model
+    from ..model.convert import convert_keypoints
+
+    return convert_keypoints(model, keypoints, table)
 
 
 def _ignore_argument(action):

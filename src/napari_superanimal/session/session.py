@@ -111,7 +111,8 @@ class Session:
 
         ``conversion`` maps the project's own keypoints onto a SuperAnimal model's: a
         ``{project keypoint: model keypoint}`` dict, or a DeepLabCut ``config.yaml`` whose
-        ``SuperAnimalConversionTables`` (and, without ``keypoints``, ``bodyparts``) are used.
+        ``SuperAnimalConversionTables`` (and, without ``keypoints``, ``bodyparts``) are used;
+        by default the table the project keeps for that model (:meth:`set_conversion`).
 
         A SuperAnimal model predicts top-down, as DeepLabCut runs it: on a crop around the box
         its zoo ``detector`` finds (weights ``detector_weights`` or resolved like the pose
@@ -131,6 +132,9 @@ class Session:
                     f"{folder}: this project's keypoints are {list(own)}, not "
                     f"{list(keypoints)}; open it without keypoints, or use another project"
                 )
+            kept = (proj.section("conversions") if proj else {}).get(str(model))
+            if conversion is None and kept and own and tuple(KEYPOINT_SETS[str(model)]) != own:
+                conversion = kept  # the table this project keeps for that SuperAnimal model
             if conversion is not None and keypoints is None:
                 keypoints = own or conversion_keypoints(conversion)
             estimator = resolve_model(
@@ -241,6 +245,28 @@ class Session:
         self.events.model_changed.emit(model.name if model is not None else None)
         if changed:
             self.events.predictions_changed.emit(())
+
+    def conversion(self, dataset: str) -> dict[str, str] | None:
+        """The ``{project keypoint: model keypoint}`` table this project keeps for the
+        SuperAnimal ``dataset``'s models (see :meth:`set_conversion`), or None."""
+        table = self.project.section("conversions").get(dataset)
+        return dict(table) if table is not None else None
+
+    def set_conversion(self, dataset: str, table: dict[str, str]) -> None:
+        """Keep ``table`` (DeepLabCut's ``SuperAnimalConversionTables`` entry: project
+        keypoint -> ``dataset`` keypoint) in the project, for the dock and :meth:`open` to use
+        that model with this project's keypoints."""
+        if dataset not in KEYPOINT_SETS:
+            raise SessionError(f"unknown SuperAnimal dataset {dataset!r}")
+        table = {str(k): str(v) for k, v in table.items()}
+        mine = set(table) - set(self.keypoints)
+        theirs = set(table.values()) - set(KEYPOINT_SETS[dataset])
+        if mine or theirs or not table:
+            raise SessionError(
+                f"a conversion table maps this project's keypoints onto {dataset}'s; "
+                f"unknown: {', '.join(sorted(mine | theirs)) or 'none given'}"
+            )
+        self.project.set_entry("conversions", dataset, table)
 
     def load_active_model(self):
         """The project's active trained model, loaded but not yet used (None if there is none):
