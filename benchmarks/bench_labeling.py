@@ -13,10 +13,14 @@ accepted), in a fresh process per video:
   (napari's ``Points._move`` -> our handler -> commit -> layer redrawn), p50 / p95;
 - peak RSS of the process.
 
+With ``--animals 3`` the project labels three animals (issue "Every animal in the frame..."):
+every frame has each animal's predictions, the labeled frames have all three accepted, and the
+viewer draws 81 points a frame; results go to ``bench_labeling_animals3.json``.
+
 Then the crash check: a writer editing through ``Session.label`` is SIGKILLed 200 times.
 
 Usage: ``xvfb-run -a python benchmarks/bench_labeling.py [--sizes 1000 10000 100000]
-[--kills 200]``. Stores and projects are cached in ``benchmarks/_work``.
+[--kills 200] [--animals 3]``. Stores and projects are cached in ``benchmarks/_work``.
 """
 
 from __future__ import annotations
@@ -41,17 +45,22 @@ from napari_superanimal.session import Session
 from napari_superanimal.zoo import KEYPOINT_SETS
 
 mp4, store, project, n_labeled = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+n_animals = int(sys.argv[5])
 keypoints = KEYPOINT_SETS["superanimal_topviewmouse"]
 video = open_video(mp4, store=store)
 video.wait()
 session = Session.open(video, keypoints=keypoints, project=project)
+if n_animals > 1 and not session.individuals:
+    session.set_individuals([f"mouse{i + 1}" for i in range(n_animals)])
+first = session.individuals[0] if session.individuals else None
 n = len(video)
 if not session.has_prediction(n - 1):
     rng = np.random.default_rng(0)
-    poses = np.empty((n, len(keypoints), 3), np.float32)
-    poses[..., 0] = rng.uniform(0, 639, poses.shape[:2])
-    poses[..., 1] = rng.uniform(0, 479, poses.shape[:2])
-    poses[..., 2] = rng.uniform(0, 1, poses.shape[:2])
+    animals = (n_animals,) if n_animals > 1 else ()
+    poses = np.empty((n, *animals, len(keypoints), 3), np.float32)
+    poses[..., 0] = rng.uniform(0, 639, poses.shape[:-1])
+    poses[..., 1] = rng.uniform(0, 479, poses.shape[:-1])
+    poses[..., 2] = rng.uniform(0, 1, poses.shape[:-1])
     session.add_predictions(range(n), poses, model_version="bench-model")
     for f in np.linspace(0, n - 1, n_labeled).astype(int):
         session.accept(int(f), threshold=0.0)
@@ -102,7 +111,7 @@ jumps = [step(rng.randrange(n)) for _ in range(200)]
 commit = []
 for i in range(500):
     t0 = time.perf_counter()
-    session.label(start + i % 300, keypoints[i % len(keypoints)], 100 + i % 50, 200.5)
+    session.label(start + i % 300, keypoints[i % len(keypoints)], 100 + i % 50, 200.5, first)
     commit.append(time.perf_counter() - t0)
 
 viewer.dims.set_current_step(0, start)
@@ -123,14 +132,14 @@ for i in range(300):
                       vertex_indices=((),))
     app.processEvents()
     drag.append(time.perf_counter() - t0)
-assert session.labels(start), "drags were not committed"
+assert session.animals(start), "drags were not committed"
 
 def pct(v):
     a = np.asarray(v) * 1e3
     return float(np.percentile(a, 50)), float(np.percentile(a, 95))
 
-result = {"frames": n, "labeled_frames": counts["touched"], "rss_before_viewer_mb":
-          rss["before_viewer"]}
+result = {"frames": n, "animals": n_animals, "points_drawn": len(layer.data),
+          "labeled_frames": counts["touched"], "rss_before_viewer_mb": rss["before_viewer"]}
 for name, values in [("napari_alone", bare), ("step", sequential), ("jump", jumps),
                      ("overlay", overlay), ("commit", commit), ("drag", drag)]:
     result[name + "_p50_ms"], result[name + "_p95_ms"] = pct(values)
@@ -139,11 +148,12 @@ session.close()
 """
 
 
-def prepare(n: int):
+def prepare(n: int, animals: int = 1):
     mp4 = WORK / f"synthetic_{n}.mp4"
     if not mp4.exists():
         make(n, mp4)
-    return mp4, WORK / f"synthetic_{n}.frames.zarr", WORK / f"synthetic_{n}.superanimal"
+    project = f"synthetic_{n}" + (f"_animals{animals}" if animals > 1 else "") + ".superanimal"
+    return mp4, WORK / f"synthetic_{n}.frames.zarr", WORK / project
 
 
 def main() -> None:
@@ -151,16 +161,18 @@ def main() -> None:
     parser.add_argument("--sizes", type=int, nargs="*", default=[1000, 10000, 100000])
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--fresh", action="store_true", help="rebuild the projects")
+    parser.add_argument("--animals", type=int, default=1, help="animals a frame (default 1)")
     args = parser.parse_args()
     rows = []
     for n in args.sizes:
-        mp4, store, project = prepare(n)
+        mp4, store, project = prepare(n, args.animals)
         if args.fresh and project.exists():
             shutil.rmtree(project)
-        row = run_child(CHILD, str(mp4), str(store), str(project), str(LABELED.get(n, 1000)))
+        labeled = str(LABELED.get(n, 1000))
+        row = run_child(CHILD, str(mp4), str(store), str(project), labeled, str(args.animals))
         print(row, flush=True)
         rows.append(row)
-    columns = ["frames", "labeled_frames"]
+    columns = ["frames", "animals", "points_drawn", "labeled_frames"]
     measures = ("napari_alone", "step", "jump", "overlay", "commit", "drag")
     columns += [f"{m}_{p}_ms" for m in measures for p in ("p50", "p95")]
     print(f"\nmachine: {machine()}\n")
@@ -174,7 +186,8 @@ def main() -> None:
         shutil.rmtree(target, ignore_errors=True)
         crash = run(mp4, target, kills=args.kills, seed=0)
         print(f"\ncrash check: {crash}")
-    save("bench_labeling", {"machine": machine(), "rows": rows, "crash": crash})
+    name = "bench_labeling" + (f"_animals{args.animals}" if args.animals > 1 else "")
+    save(name, {"machine": machine(), "rows": rows, "crash": crash})
 
 
 if __name__ == "__main__":
