@@ -77,7 +77,21 @@ class ModelVersions:
             name=version,
             input_scale=info.get("input_scale", 1.0),
             device=device,
+            detector=_detector(info.get("detector")),
         )
+
+
+def _detector(record: dict | None):
+    """The detector a version trained on several animals finds them with (its weights found
+    again, without download, if the recorded file moved)."""
+    if not record:
+        return None
+    from .detector import DetectorRef
+
+    ref = DetectorRef(**record)
+    if not Path(ref.weights).is_file():
+        ref = DetectorRef.resolve(ref.dataset, ref.variant, download=False, every=ref.every)
+    return ref
 
 
 def _self_description(info: dict) -> dict:

@@ -154,7 +154,8 @@ def prepare_data(job: RoundJob, video, samples: list[Sample], pseudo, split: Spl
     # DeepLabCut's target radius (17 px) suits 640x480 video; smaller frames get a smaller one
     radius = s.dist_thresh or min(POS_DIST_THRESH, max(4.0, 0.05 * max(h, w)))
     data = TrainingData(train, images, size, extent > 0.8 * size, radius, s.augmentation)
-    return RoundData(split, pseudo, pixels, data, scale, max(2.0, 0.02 * max(height, width)))
+    seen = job.source_size or (height, width)  # PCK's radius: 2% of the video's frame
+    return RoundData(split, pseudo, pixels, data, scale, max(2.0, 0.02 * max(seen)))
 
 
 def _to_input(sample: Sample, frame_size: tuple[int, int], scale: float) -> Sample:
@@ -196,6 +197,12 @@ def jitter_info(job: RoundJob, before, trial: PoseEstimator, video) -> dict:
     return {"jitter": {**report, "clips": {job.video_key: _runs(frames)}}}
 
 
+def _frames(job, samples) -> list[int]:
+    """The video frames ``samples`` are of (a crop's frame, with several animals)."""
+    frames = (job.crop_frames[p.frame] if job.crops else p.frame for p in samples)
+    return sorted(set(frames))
+
+
 def round_info(job, data: RoundData, trainer: Trainer, ended_by: str, errors: dict, **extra):
     """What the new version records about its round (goes into ``project.json``)."""
     s, key = job.settings, job.video_key
@@ -213,9 +220,9 @@ def round_info(job, data: RoundData, trainer: Trainer, ended_by: str, errors: di
         "crops_on": "a random keypoint" if data.training.spread else "the animal's centre",
         "target_radius": data.training.radius,
         "batchnorm_frozen": trainer.settings.frozen_batchnorm,
-        "train_frames": {key: sorted(p.frame for p in split.train if p.labeled.any())},
-        "validation_frames": {key: sorted(p.frame for p in split.validation)},
-        "test_frames": {key: sorted(p.frame for p in split.test)},
+        "train_frames": {key: _frames(job, (p for p in split.train if p.labeled.any()))},
+        "validation_frames": {key: _frames(job, split.validation)},
+        "test_frames": {key: _frames(job, split.test)},
         "test_split": TEST_SPLIT,
         "loss_curve": trainer.history.losses,
         "validation_curve": trainer.history.evals,
@@ -261,6 +268,8 @@ def run_round(
         np.stack([job.predictions[f] for f in predicted])
         if predicted
         else np.empty((0, len(job.keypoints), 3), np.float32),
+        crops=job.crops,
+        detector=job.detector,
     )
     if control.cancel.is_set():
         return outcome
@@ -277,13 +286,14 @@ def run_round(
 
     network = copy.deepcopy(base.network).to(base.device)
     trial = PoseEstimator(network, job.keypoints, device=base.device, input_scale=scale)
-    before = keypoint_error(base, data.pixels, split.test, data.pck_px)
+    scales = job.crop_scales or None  # several animals: crop pixels -> frame pixels
+    before = keypoint_error(base, data.pixels, split.test, data.pck_px, scales)
     jitter_before = None
     if base_version is not None and job.jitter_at:
         jitter_before = np.stack([job.predictions[f] for f in job.jitter_at])
 
     def validate():
-        return keypoint_error(trial, data.pixels, split.validation, data.pck_px)["pixels"]
+        return keypoint_error(trial, data.pixels, split.validation, data.pck_px, scales)["pixels"]
 
     loop = LoopSettings(
         s.lr, s.batch_size, s.eval_every, s.patience, frozen_batchnorm=base_version is not None
@@ -303,7 +313,7 @@ def run_round(
     errors = {
         "test_before": {**before, "split": "test"},
         "test_after": {
-            **keypoint_error(trial, data.pixels, split.test, data.pck_px),
+            **keypoint_error(trial, data.pixels, split.test, data.pck_px, scales),
             "split": "test",
         },
     }

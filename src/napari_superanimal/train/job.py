@@ -29,6 +29,14 @@ from .augment import AugmentSettings
 from .samples import PSEUDO_THRESHOLD, REPLAY_THRESHOLD, FrameLabels, snapshot_labels
 
 DEFAULT_LIGHT_ARCH = "light_resnet18"
+TOP_DOWN_FRAME = (256, 256)  # the crops several animals train on (DeepLabCut's top-down size)
+
+
+def detector_record(detector) -> dict:
+    """A :class:`~..model.detector.DetectorRef` as a version records it (``project.json``)."""
+    import dataclasses
+
+    return dataclasses.asdict(detector)
 
 
 @dataclass
@@ -147,6 +155,14 @@ class RoundJob:
     base: BaseModel | None = None
     adaptation: Adaptation | None = None
     extra_info: dict = field(default_factory=dict)
+    #: several animals (:mod:`.animals`): the crops file the round reads instead of the video,
+    #: the frame each crop is of, how many frame pixels a crop pixel is, the video's size, and
+    #: the detector the new version finds animals with
+    crops: str | None = None
+    crop_frames: list[int] = field(default_factory=list)
+    crop_scales: dict[int, float] = field(default_factory=dict)
+    source_size: tuple[int, int] | None = None
+    detector: object = None
     _video: object = None
     _estimator: object = None
 
@@ -156,6 +172,10 @@ class RoundJob:
         return state
 
     def video(self):
+        if self._video is None and self.crops is not None:
+            from .animals import CropFrames
+
+            self._video = CropFrames(self.crops)
         if self._video is None:
             from ..video import open_video
 
@@ -181,6 +201,8 @@ class RoundOutcome:
     info: dict
     predicted_frames: list[int]
     predicted: np.ndarray
+    crops: str | None = None  # several animals: the base predictions are of crops, not frames
+    detector: object = None  # the detector the new version finds animals with
 
 
 def check_enough_frames(labeled: int, pseudo: int = 0) -> None:
@@ -203,6 +225,8 @@ def prepare_round(session, *, adaptation: Adaptation | None = None, extra_info=N
         raise TrainingError("steps=None: give a number of steps (or a time budget and many steps)")
     if settings.frames is not None:
         settings.frames = sorted({int(f) for f in settings.frames})
+    if session.individuals:
+        return _prepare_animals_round(session, settings, adaptation, extra_info)
     labels = snapshot_labels(session)
     wanted = labels if settings.frames is None else set(settings.frames) & set(labels)
     user_frames = sum(1 for f in wanted if labels[f].labeled.any())
@@ -241,12 +265,64 @@ def prepare_round(session, *, adaptation: Adaptation | None = None, extra_info=N
     )
 
 
+def _prepare_animals_round(session, settings, adaptation, extra_info) -> RoundJob:
+    """A round on several animals' crops (see :mod:`.animals`): it needs a model with a
+    detector, which the new version keeps to find the animals it was trained on; it trains
+    that model, or a new ``arch`` network (a light one learns the crops from scratch)."""
+    import dataclasses
+
+    from .animals import cut_animal_crops
+
+    model, version = session.model, session.model_version
+    if adaptation is not None:
+        raise TrainingError("adapting to a video of several animals is not built yet")
+    if model is None or not model.top_down:
+        raise TrainingError(
+            "several animals train top-down, from a model whose detector finds them: choose "
+            "a SuperAnimal model (with its detector) first"
+        )
+    crops = cut_animal_crops(session, session.project.folder / "models" / ".crops", settings.frames)
+    check_enough_frames(len(crops.labels))
+    base = None  # a new network (``arch``) learns the crops from scratch
+    if settings.arch is None:  # the model itself, on crops (no boxes: a crop is its input)
+        base = dataclasses.replace(BaseModel.of(model, version), detector=None)
+    settings.frames = None  # the crops are the frames now
+    needed = sorted(crops.labels) if settings.replay else []
+    info = {
+        "top_down": True,
+        "animal_crops": len(crops.labels),
+        "animals_trained": sorted(set(crops.animals)),
+        **dict(extra_info or {}),
+    }
+    return RoundJob(
+        video_key=session.video_key,
+        store=session.video.store_path,
+        storage_options={},
+        keypoints=tuple(session.keypoints),
+        frame_size=TOP_DOWN_FRAME,
+        labels=crops.labels,
+        predictions=dict(crops.predictions),
+        needed=needed,
+        jitter_at=[],
+        settings=settings,
+        base=base,
+        extra_info=info,
+        crops=str(crops.path),
+        crop_frames=list(crops.frames),
+        crop_scales=dict(crops.scales),
+        source_size=tuple(session.video.shape[1:3]),
+        detector=model.detector,
+    )
+
+
 def commit_round(session, outcome: RoundOutcome):
     """Store ``outcome`` in ``session``'s project; the new version's
     :class:`~.finetune.RoundResult`, or None for a cancelled round."""
     from .finetune import RoundResult
 
-    if len(outcome.predicted_frames) and session.model_version == outcome.base_version:
+    if outcome.crops is not None:  # the base model's predictions were of crops: not kept
+        Path(outcome.crops).unlink(missing_ok=True)
+    elif len(outcome.predicted_frames) and session.model_version == outcome.base_version:
         session.add_predictions(outcome.predicted_frames, outcome.predicted)
     if outcome.state is None:
         return None
@@ -255,6 +331,9 @@ def commit_round(session, outcome: RoundOutcome):
     trained = BaseModel(
         outcome.arch, tuple(info["keypoints"]), version, info["input_scale"], state=outcome.state
     )
+    if outcome.detector is not None:  # it finds its animals as its base model did
+        info["detector"] = detector_record(outcome.detector)
+        trained.detector = outcome.detector
     estimator = trained.load(session.model.device if session.model is not None else "auto")
     estimator.weights = session.versions.save(version, estimator.network, info)
     return RoundResult(version, estimator, info)

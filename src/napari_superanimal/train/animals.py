@@ -1,0 +1,139 @@
+"""Training on several animals: one top-down crop per labeled animal, as DeepLabCut trains.
+
+A round on a project with animals does not train on whole frames, where the other animals would
+be unlabeled "background". Every animal with at least :data:`MIN_POINTS` labeled or accepted
+points on a frame gives one sample: the 256x256 crop DeepLabCut's top-down pipeline feeds the
+network for a box around those points (their extent plus :data:`BOX_MARGIN` px a side, then
+DeepLabCut's crop with context: :func:`~..model.preprocess.crop_with_context`), its keypoints
+moved into the crop. Memory replay is per animal: keypoints the user did not touch take that
+animal's stored prediction where it was confident, moved into the same crop.
+
+The crops are written once (``models/.crops/<n>.npy`` in the project) and read as a "video" of
+crops (:class:`CropFrames`), so the round itself (:func:`~.finetune.run_round`, in this process
+or a child) runs unchanged: the network sees exactly what it sees at prediction time, where the
+detector's box is cropped the same way. Errors are reported in frame pixels (each crop's scale).
+
+Example::
+
+    crops = cut_animal_crops(session, folder)     # AnimalCrops: labels, replay, the file
+    CropFrames(crops.path).read_frame(0)          # (256, 256, 3): the first labeled animal
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..labels.model import UNIQUE
+from ..model.inference import TOP_DOWN_SIZE
+from ..model.preprocess import crop_corners, crop_with_context
+from .samples import FrameLabels
+
+BOX_MARGIN = 20.0  # px added to each side of the box around an animal's labeled points
+MIN_POINTS = 2  # labeled or accepted points an animal needs on a frame to be cropped
+
+
+class CropFrames:
+    """Training crops as a video (``read_frame``, ``len``, ``shape``); pickles as its path,
+    so a training child process opens the file itself."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self._array: np.ndarray | None = None
+
+    def _data(self) -> np.ndarray:
+        if self._array is None:
+            self._array = np.load(self.path, mmap_mode="r")
+        return self._array
+
+    def __len__(self) -> int:
+        return len(self._data())
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(self._data().shape)
+
+    def read_frame(self, index: int) -> np.ndarray:
+        return np.array(self._data()[int(index)])
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "_array": None}
+
+
+@dataclass
+class AnimalCrops:
+    """What :func:`cut_animal_crops` made: per crop (its index is its "frame"), the frame and
+    animal it shows, the user's points and the replayed predictions in crop pixels, and how
+    many frame pixels a crop pixel is."""
+
+    path: Path
+    frames: list[int]
+    animals: list[str]
+    labels: dict[int, FrameLabels]
+    predictions: dict[int, np.ndarray]
+    scales: dict[int, float]
+
+
+def animal_box(points: np.ndarray, size: tuple[int, int]) -> tuple[float, ...] | None:
+    """``(x, y, w, h)`` around ``(K, 2)`` points (NaN: none) plus :data:`BOX_MARGIN`, kept in
+    the ``(height, width)`` frame; None with fewer than :data:`MIN_POINTS` points."""
+    placed = points[np.isfinite(points).all(axis=1)]
+    if len(placed) < MIN_POINTS:
+        return None
+    height, width = size
+    x1, y1 = np.maximum(placed.min(axis=0) - BOX_MARGIN, 0)
+    x2, y2 = np.minimum(placed.max(axis=0) + BOX_MARGIN, (width - 1, height - 1))
+    box = (float(x1), float(y1), float(max(x2 - x1, 1.0)), float(max(y2 - y1, 1.0)))
+    return box if crop_corners(box, TOP_DOWN_SIZE) is not None else None
+
+
+def cut_animal_crops(session, folder: Path, frames=None) -> AnimalCrops:
+    """One crop per labeled animal on ``session``'s labeled frames (``frames`` limits them),
+    written under ``folder``; see the module docstring. Returns :class:`AnimalCrops`."""
+    wanted = session.labeled_frames()
+    if frames is not None:
+        wanted = sorted(set(wanted) & set(frames))
+    names = session.keypoints
+    size = tuple(session.video.shape[1:3])
+    crops, out = [], AnimalCrops(Path(), [], [], {}, {}, {})
+    for frame in wanted:
+        animals = session.animals(frame)
+        pixels = None
+        for animal, points in animals.items():
+            if animal == UNIQUE:
+                continue  # the scene's points: no animal to crop
+            xy = np.full((len(names), 2), np.nan)
+            labeled = np.zeros(len(names), bool)
+            for i, name in enumerate(names):
+                p = points.get(name)
+                if p is not None and p.state in ("labeled", "accepted") and p.x is not None:
+                    xy[i], labeled[i] = (p.x, p.y), True
+            box = animal_box(xy, size)
+            if box is None:
+                continue
+            if pixels is None:
+                pixels = session.read_frame(frame)
+            crop, transform = crop_with_context(pixels, box, TOP_DOWN_SIZE)
+            index = len(crops)
+            crops.append(crop)
+            touched = np.array([name in points for name in names])
+            out.labels[index] = FrameLabels(_to_crop(transform, xy), labeled, touched)
+            pred = session.prediction(frame, animal)
+            if pred is not None:  # replayed where confident (training_samples picks)
+                out.predictions[index] = transform.to_crop(pred).astype(np.float32)
+            out.scales[index] = float(transform.scale_x)
+            out.frames.append(frame)
+            out.animals.append(animal)
+    folder.mkdir(parents=True, exist_ok=True)
+    out.path = folder / f"{os.getpid()}-{len(list(folder.glob('*.npy')))}.npy"
+    stack = np.stack(crops) if crops else np.zeros((0, *TOP_DOWN_SIZE[::-1], 3), np.uint8)
+    np.save(out.path, stack)
+    return out
+
+
+def _to_crop(transform, xy: np.ndarray) -> np.ndarray:
+    pts = np.concatenate([xy, np.zeros((len(xy), 1))], axis=1)
+    return transform.to_crop(pts)[:, :2]
