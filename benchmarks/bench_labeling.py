@@ -15,7 +15,9 @@ accepted), in a fresh process per video:
 
 With ``--animals 3`` the project labels three animals (issue "Every animal in the frame..."):
 every frame has each animal's predictions, the labeled frames have all three accepted, and the
-viewer draws 81 points a frame; results go to ``bench_labeling_animals3.json``.
+viewer draws 81 points a frame; results go to ``bench_labeling_animals3.json`` (``--name``
+names another file: ``--animals 1 --kills 0 --name bench_labeling_animals1`` is the one-animal
+baseline for the same session).
 
 Then the crash check: a writer editing through ``Session.label`` is SIGKILLed 200 times.
 
@@ -162,6 +164,7 @@ def main() -> None:
     parser.add_argument("--kills", type=int, default=200)
     parser.add_argument("--fresh", action="store_true", help="rebuild the projects")
     parser.add_argument("--animals", type=int, default=1, help="animals a frame (default 1)")
+    parser.add_argument("--name", help="results file name (default from --animals)")
     args = parser.parse_args()
     rows = []
     for n in args.sizes:
@@ -186,7 +189,7 @@ def main() -> None:
         shutil.rmtree(target, ignore_errors=True)
         crash = run(mp4, target, kills=args.kills, seed=0)
         print(f"\ncrash check: {crash}")
-    name = "bench_labeling" + (f"_animals{args.animals}" if args.animals > 1 else "")
+    name = args.name or "bench_labeling" + (f"_animals{args.animals}" if args.animals > 1 else "")
     save(name, {"machine": machine(), "rows": rows, "crash": crash})
 
 

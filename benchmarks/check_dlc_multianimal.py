@@ -2,13 +2,15 @@
 
 Issue "Every animal in the frame...", item 5: a project with several animals exports as a
 DeepLabCut multi-animal project (``multianimalproject``, ``individuals``,
-``multianimalbodyparts``, CollectedData with an ``individuals`` column level, the labeled frames
-as PNGs), and DeepLabCut's own ``create_training_dataset`` must accept it.
+``multianimalbodyparts``, ``uniquebodyparts``, CollectedData with an ``individuals`` column
+level, the labeled frames as PNGs), and DeepLabCut's own ``create_training_dataset`` must accept
+it.
 
 ``python check_dlc_multianimal.py [--dlc-python /work/dlcvenv/bin/python]`` (our venv) makes a
 synthetic 40-frame video with the demo's mouse, opens a project with two animals, labels 12
 frames for each (the demo's known keypoints, the second animal mirrored: a format check, not an
-accuracy one), exports it with ``Session.export(format="dlc-project", images=True)``, then runs
+accuracy one) and a unique keypoint (``arena_corner``, a point of the scene), exports it with
+``Session.export(format="dlc-project", images=True)``, then runs
 in DeepLabCut's venv ``create_training_dataset(net_type="top_down_resnet_50", engine=PYTORCH)``
 and reads back what DeepLabCut made of it: the individuals and bodyparts of its pose config and
 the labels of its merged training table, compared with ours. Writes
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 HERE = Path(__file__).resolve().parent
+UNIQUE_NAME = "arena_corner"
 sys.path.insert(0, str(HERE))
 
 DLC_SIDE = r"""
@@ -45,6 +48,7 @@ df = pd.read_hdf(merged)
 print(json.dumps({
     "individuals": pose["metadata"]["individuals"],
     "bodyparts": pose["metadata"]["bodyparts"],
+    "unique_bodyparts": pose["metadata"].get("unique_bodyparts"),
     "method": pose.get("method"),
     "detector": bool(pose.get("detector")),
     "rows": len(df),
@@ -55,9 +59,10 @@ print(json.dumps({
 """
 
 
-def make_project(work: Path) -> tuple[Path, np.ndarray, list[str], list[int]]:
+def make_project(work: Path) -> tuple[Path, np.ndarray, list[str], list[int], np.ndarray]:
     """Our side: a two-animal project, exported; returns the config, our labels
-    ``(frames, animals, keypoints, 2)``, the keypoints and the labeled frames."""
+    ``(frames, animals, keypoints, 2)``, the keypoints, the labeled frames and the unique
+    keypoint's labels ``(frames, 2)``."""
     from napari_superanimal.demo.mouse import KEYPOINTS, make_mouse_video
     from napari_superanimal.session import Session
 
@@ -65,8 +70,10 @@ def make_project(work: Path) -> tuple[Path, np.ndarray, list[str], list[int]]:
     keypoints = list(KEYPOINTS)
     frames = list(range(0, 40, 40 // 12))[:12]
     labels = np.zeros((len(frames), 2, len(keypoints), 2))
+    corner = np.stack([np.full(len(frames), 3.0), 4.0 + np.arange(len(frames))], axis=1)
     with Session.open(video, keypoints=keypoints, project=work / "project") as session:
         session.set_individuals(["mouse1", "mouse2"])
+        session.set_unique_keypoints([UNIQUE_NAME])
         width = session.video.shape[2]
         for row, frame in enumerate(frames):
             xy = truth[frame, :, :2]
@@ -75,8 +82,9 @@ def make_project(work: Path) -> tuple[Path, np.ndarray, list[str], list[int]]:
                 labels[row, a] = points
                 for k, p in zip(keypoints, points, strict=True):
                     session.label(frame, k, *p, individual=name)
+            session.label(frame, UNIQUE_NAME, *corner[row])
         config = session.export(work / "dlc", format="dlc-project", scorer="me")
-    return config, labels, keypoints, frames
+    return config, labels, keypoints, frames, corner
 
 
 def main() -> None:
@@ -88,7 +96,7 @@ def main() -> None:
     work = WORK / "dlc_multianimal"
     shutil.rmtree(work, ignore_errors=True)
     work.mkdir(parents=True)
-    config, labels, keypoints, frames = make_project(work)
+    config, labels, keypoints, frames, corner = make_project(work)
     env = {"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(work)}
     proc = subprocess.run(
         [args.dlc_python, "-c", DLC_SIDE, str(config)], capture_output=True, text=True, env=env
@@ -104,6 +112,7 @@ def main() -> None:
         for k, bp in enumerate(keypoints):
             for c, coord in enumerate("xy"):
                 theirs[:, a, k, c] = values[:, index[(name, bp, coord)]]
+    their_corner = np.stack([values[:, index[("single", UNIQUE_NAME, c)]] for c in "xy"], axis=1)
     result = {
         "machine": machine(),
         "deeplabcut": "3.0.2",
@@ -114,9 +123,12 @@ def main() -> None:
         "labeled frames, ours": len(frames),
         "rows in DeepLabCut's training table": dlc["rows"],
         "column levels": dlc["columns"],
+        "unique bodyparts": dlc["unique_bodyparts"],
         "max label difference (px)": float(np.nanmax(np.abs(theirs - labels))),
+        "max unique label difference (px)": float(np.nanmax(np.abs(their_corner - corner))),
         "accepted": dlc["individuals"] == ["mouse1", "mouse2"]
         and dlc["bodyparts"] == keypoints
+        and dlc["unique_bodyparts"] == [UNIQUE_NAME]
         and dlc["rows"] == len(frames),
     }
     print(json.dumps(result, indent=1))

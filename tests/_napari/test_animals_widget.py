@@ -140,6 +140,25 @@ def test_give_merges_two_tracks_and_a_refusal_is_a_notification(mice, show, qtbo
     assert mice.animals(3).keys() == {"mouse1", "mouse2"}  # before: untouched
 
 
+def test_a_unique_keypoint_is_listed_last_and_a_click_labels_the_scene(mice, show, qtbot):
+    mice.set_unique_keypoints(["arena_corner"])
+    widget = show(mice, frame=3)
+    assert widget.keypoint_set_label.text() == "4 keypoints + 1 unique"
+    item = widget.keypoint_list.item(widget.keypoint_list.count() - 1)
+    assert item.data(Qt.ItemDataRole.UserRole) == "arena_corner"
+    rect = widget.keypoint_list.visualItemRect(item)
+    qtbot.mouseClick(widget.keypoint_list.viewport(), Qt.MouseButton.LeftButton, pos=rect.center())
+    click_image(widget, 5.0, 6.0)  # with mouse1 chosen: still the scene's point
+    assert mice.labels(3, "single")["arena_corner"].x == 6.0
+    assert "arena_corner" not in mice.labels(3, "mouse1")
+    assert "arena_corner  (labeled)" in [
+        widget.keypoint_list.item(i).text() for i in range(widget.keypoint_list.count())
+    ]
+    assert ("single", "arena_corner") in [
+        tuple(r) for r in widget.overlay.layer.features[["individual", "keypoint"]].to_numpy()
+    ]
+
+
 def test_remove_takes_the_chosen_animal_off_this_frame_only(mice, show):
     widget = show(mice, frame=3)
     widget.animals.choice.setCurrentIndex(1)  # mouse2

@@ -56,8 +56,9 @@ class KeypointsOverlay:
         self.viewer = viewer
         self.session = session
         self.on_edit = on_edit or (lambda: None)
-        self.colors = keypoint_colors(len(session.keypoints))
-        self.color_of = dict(zip(session.keypoints, self.colors, strict=True))
+        names = (*session.keypoints, *session.unique_keypoints)  # animals', then the scene's
+        self.colors = keypoint_colors(len(names))
+        self.color_of = dict(zip(names, self.colors, strict=True))
         self.frame = 0
         self.shown: list[FramePoint] = []  # what each row of the layer is, in order
         self.active_keypoint: str | None = None  # the one a click in "add" mode places

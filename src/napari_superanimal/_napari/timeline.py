@@ -160,27 +160,15 @@ class SuggestionTimeline(QWidget):
         x, conf = _binned_lowest(frame_confidence(predictions))
         ax.plot(x, conf, color="tab:blue", lw=0.8, marker=".", ms=2)
         self.swaps = likely_swaps(predictions).tolist() if len(session.individuals) > 1 else []
-        if self.swaps:
-            ax.plot(
-                self.swaps,
-                [0.95] * len(self.swaps),
-                "x",
-                color="tab:red",
-                ms=5,
-                label="likely swap",
-            )
         labeled = session.labeled_frames()
         if labeled:
             ax.vlines(labeled, 0, 0.08, color="tab:green", lw=1, label="labeled")
-        if self.suggestions:
-            ax.plot(
-                self.suggestions,
-                [1.03] * len(self.suggestions),
-                "v",
-                color="tab:orange",
-                ms=6,
-                label="suggested",
-            )
+        for frames, height, marker, color, size, label in (
+            (self.swaps, 0.95, "x", "tab:red", 5, "likely swap"),
+            (self.suggestions, 1.03, "v", "tab:orange", 6, "suggested"),
+        ):
+            if frames:
+                ax.plot(frames, [height] * len(frames), marker, color=color, ms=size, label=label)
         ax.set_xlim(-0.5, n - 0.5)
         ax.set_ylim(0, 1.1)
         ax.set_ylabel("confidence")

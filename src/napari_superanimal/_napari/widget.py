@@ -34,6 +34,7 @@ from qtpy.QtWidgets import (
 )
 
 from ..errors import SuperAnimalError
+from ..labels.model import UNIQUE
 from ..session import Session
 from ..zoo import KEYPOINT_SETS
 from .animals import AnimalPanel
@@ -287,7 +288,8 @@ class LabelingWidget(QWidget):
         self.viewer.layers.selection.active = self.overlay.layer
         self._bind_keys()
         self.project_label.setText(str(session.project.folder))
-        self.keypoint_set_label.setText(f"{len(session.keypoints)} keypoints")
+        unique = f" + {len(session.unique_keypoints)} unique" if session.unique_keypoints else ""
+        self.keypoint_set_label.setText(f"{len(session.keypoints)} keypoints{unique}")
         self._show_model_choices()
         self.threshold_slider.setValue(round(session.threshold * 100))
         self.frame_box.setRange(0, len(session) - 1)
@@ -529,6 +531,8 @@ class LabelingWidget(QWidget):
             return
         animal = self.overlay.active_individual
         labels = session.labels(self.frame, animal)
+        if session.unique_keypoints:  # the scene's points, listed after the animal's
+            labels = {**labels, **session.labels(self.frame, UNIQUE)}
         pred = session.prediction(self.frame, animal)
         for i in range(self.keypoint_list.count()):
             item = self.keypoint_list.item(i)
@@ -536,7 +540,7 @@ class LabelingWidget(QWidget):
             point = labels.get(name)
             if point is not None:
                 status = point.state.value
-            elif pred is not None and pred[i, 2] == pred[i, 2]:
+            elif pred is not None and i < len(pred) and pred[i, 2] == pred[i, 2]:
                 status = f"predicted {pred[i, 2]:.2f}"
             else:
                 status = "-"

@@ -64,6 +64,10 @@ class PointKind(str, Enum):
 #: projects had individuals).
 ONE_ANIMAL = ""
 
+#: The individual of a project's unique keypoints: points of the scene or of no animal
+#: (DeepLabCut's ``uniquebodyparts``, which it files under this individual).
+UNIQUE = "single"
+
 #: The kinds of point the label store holds: the user's own.
 USER_KINDS = frozenset({PointKind.LABELED, PointKind.ACCEPTED, PointKind.HIDDEN})
 
@@ -254,11 +258,14 @@ class LabelTable:
 @dataclass
 class AnimalTables:
     """The labels of several animals in one video (a DeepLabCut multi-animal file): one
-    :class:`LabelTable` per individual, in the file's order, all on the same rows."""
+    :class:`LabelTable` per individual, in the file's order, all on the same rows; ``unique``
+    holds the unique keypoints' (the scene's, DeepLabCut's ``uniquebodyparts``) on those rows,
+    if any."""
 
     individuals: tuple[str, ...]
     tables: dict[str, LabelTable]
     skeleton: list[tuple[str, str]] = field(default_factory=list)
+    unique: LabelTable | None = None
 
     @property
     def first(self) -> LabelTable:

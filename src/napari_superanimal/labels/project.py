@@ -34,7 +34,7 @@ from ..atomic import atomic_path
 from ..errors import ProjectError
 from ..video import Video
 from ..video.location import STORE_SUFFIX, is_url, name_of
-from .model import ONE_ANIMAL
+from .model import ONE_ANIMAL, UNIQUE
 from .predictions import PredictionArrays
 from .store import LabelStore
 
@@ -220,7 +220,14 @@ class Project:
         names = [str(n) for n in names]
         if len(set(names)) != len(names) or ONE_ANIMAL in names:
             raise ProjectError(f"{self.folder}: individual names must be unique and non-empty")
-        dropped = self.labels.individual_names() - set(names) - {ONE_ANIMAL}
+        if UNIQUE in names:
+            raise ProjectError(
+                f"{self.folder}: {UNIQUE!r} is DeepLabCut's name for unique keypoints, not "
+                "an animal's"
+            )
+        if not names and self.unique_keypoints:
+            raise ProjectError(f"{self.folder}: it has unique keypoints; it stays multi-animal")
+        dropped = self.labels.individual_names() - set(names) - {ONE_ANIMAL, UNIQUE}
         if dropped:
             raise ProjectError(
                 f"{self.folder}: {', '.join(sorted(dropped))} still have labels; move or "
@@ -231,6 +238,37 @@ class Project:
         self.meta["individuals"] = names
         self._save_meta()
         self._settle_individuals()
+
+    @property
+    def unique_keypoints(self) -> tuple[str, ...]:
+        """Keypoints of the scene or of no animal (DeepLabCut's ``uniquebodyparts``), labeled
+        under the individual :data:`~.model.UNIQUE`; empty unless set."""
+        return tuple(self.meta.get("unique_keypoints") or ())
+
+    def set_unique_keypoints(self, names: Sequence[str]) -> None:
+        """Name the unique keypoints of a project with animals (DeepLabCut's
+        ``uniquebodyparts``). Names must differ from the animals' keypoints; while unique
+        points are labeled, none can be left out."""
+        names = [str(n) for n in names]
+        if names and not self.individuals:
+            raise ProjectError(
+                f"{self.folder}: unique keypoints belong to projects with animals; name its "
+                "animals first (set_individuals)"
+            )
+        clash = sorted(set(names) & set(self.keypoints))
+        if clash or len(set(names)) != len(names) or "" in names:
+            raise ProjectError(
+                f"{self.folder}: unique keypoints must be new, distinct names"
+                + (f" ({', '.join(clash)} are the animals')" if clash else "")
+            )
+        dropped = set(self.unique_keypoints) - set(names)
+        if dropped and UNIQUE in self.labels.individual_names():
+            raise ProjectError(
+                f"{self.folder}: unique keypoints are labeled; delete those labels before "
+                f"leaving out {', '.join(sorted(dropped))}"
+            )
+        self.meta["unique_keypoints"] = names
+        self._save_meta()
 
     def _settle_individuals(self) -> None:
         """Give the one animal's labels to the first individual, once a project has

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import SessionError
-from ..labels.model import ONE_ANIMAL, FramePoint, Point, PointKind
+from ..labels.model import ONE_ANIMAL, UNIQUE, FramePoint, Point, PointKind
 from ..labels.project import Project, project_folder
 from ..labels.store import Key
 from ..model.versions import ModelVersions
@@ -309,6 +309,8 @@ class Session:
         individual = self._individual(individual)
         if row is None or not self.individuals:
             return row
+        if individual == UNIQUE:  # the scene's points are the user's alone
+            return None
         one = row[self.individuals.index(individual)]
         return None if np.isnan(one[:, 2]).all() else one
 
@@ -459,9 +461,22 @@ class Session:
         self._changed(self.labeled_frames())
         self.events.predictions_changed.emit(())
 
+    @property
+    def unique_keypoints(self) -> tuple[str, ...]:
+        """Keypoints of the scene or of no animal (DeepLabCut's ``uniquebodyparts``): labeled
+        under the individual ``"single"``, whichever animal an edit names."""
+        return self.project.unique_keypoints
+
+    def set_unique_keypoints(self, names: Sequence[str]) -> None:
+        """Name the unique keypoints of a project with animals (see :meth:`~..labels.project.
+        Project.set_unique_keypoints`)."""
+        self.project.set_unique_keypoints(names)
+        self.events.labels_changed.emit(())
+
     def labels(self, frame: int, individual: str | None = None) -> dict[str, Point]:
         """One animal's points on ``frame`` (labeled, accepted, hidden), by keypoint.
-        ``individual`` is required when the project has several animals."""
+        ``individual`` is required when the project has several animals (``"single"``: its
+        unique keypoints)."""
         individual = self._individual(individual)
         return self.project.labels.frame(self.video_key, self._frame(frame), individual)
 
@@ -508,7 +523,9 @@ class Session:
         (``stale``) where the active one has not predicted yet. In a project with several
         animals: every animal's points, animal by animal (or only ``individual``'s)."""
         frame = self._frame(frame)
-        if self.individuals:
+        if individual == UNIQUE:
+            names = ()
+        elif self.individuals:
             names = self.individuals if individual is None else (self._individual(individual),)
         else:
             names = (self._individual(individual),)
@@ -521,6 +538,8 @@ class Session:
         for animal in names:
             labels = animals.get(animal, {})
             out += self._one_animal(labels, predicted.get(animal), older.get(animal), animal)
+        if individual is None or individual == UNIQUE:  # the scene's points, the user's only
+            out += [_shown(p) for p in animals.get(UNIQUE, {}).values()]
         return out
 
     def _one_animal(self, labels, pred, stale, individual: str) -> list[FramePoint]:
@@ -543,8 +562,8 @@ class Session:
     ) -> None:
         """Place (or move) ``keypoint`` of ``individual`` on ``frame`` at ``x, y`` pixels;
         durable on return."""
-        frame, keypoint = self._frame(frame), self._keypoint(keypoint)
-        individual = self._individual(individual)
+        frame = self._frame(frame)
+        individual, keypoint = self._key(individual, keypoint)
         x, y = float(x), float(y)
         height, width = self.video.shape[1:3]
         # pixel centres at c (napari) or c + 0.5 (DeepLabCut's decoding): accept both
@@ -594,9 +613,8 @@ class Session:
 
     def toggle_hidden(self, frame: int, keypoint: str, individual: str | None = None) -> bool:
         """Hide a keypoint on ``frame`` (occluded), or un-hide it; returns True if now hidden."""
-        frame, keypoint = self._frame(frame), self._keypoint(keypoint)
-        individual = self._individual(individual)
-        key = (individual, keypoint)
+        frame = self._frame(frame)
+        key = individual, keypoint = self._key(individual, keypoint)
         old = self.labels(frame, individual).get(keypoint)
         if old is not None and old.state == PointKind.HIDDEN:
             restored = None
@@ -611,6 +629,7 @@ class Session:
 
     def hide(self, frame: int, keypoint: str, individual: str | None = None) -> None:
         """Mark ``keypoint`` hidden (occluded) on ``frame``."""
+        individual, keypoint = self._key(individual, keypoint)
         old = self.labels(frame, individual).get(keypoint)
         if old is None or old.state != PointKind.HIDDEN:
             self.toggle_hidden(frame, keypoint, individual)
@@ -623,7 +642,7 @@ class Session:
         """Remove the user's points ``(individual, keypoint)`` on ``frame``, several animals'
         at once, in one undo step; returns how many."""
         frame = self._frame(frame)
-        keys = [(self._individual(a), self._keypoint(k)) for a, k in points]
+        keys = [self._key(a, k) for a, k in points]
         animals = self.animals(frame)
         present = [(a, k) for a, k in keys if k in animals.get(a, {})]
         if present:
@@ -634,12 +653,14 @@ class Session:
         """Apply label changes on many frames as one transaction and one undo step (an import
         does this); a None point removes that label. A change's key is a keypoint (the one
         animal's) or an ``(individual, keypoint)`` pair. Returns how many frames changed."""
+        checked: dict[int, dict[Key, Point | None]] = {}
         for frame, points in changes.items():
             self._frame(frame)
-            for key in points:
+            checked[frame] = {}
+            for key, point in points.items():
                 individual, name = (None, key) if isinstance(key, str) else key
-                self._individual(individual)
-                self._keypoint(name)
+                checked[frame][self._key(individual, name)] = point
+        changes = checked
         if changes:
             self._apply(changes)
         return len(changes)
@@ -744,7 +765,16 @@ class Session:
             raise SessionError(f"frame {frame} is outside the video (0-{len(self) - 1})")
         return f
 
+    def _key(self, individual: str | None, keypoint: str) -> tuple[str, str]:
+        """``(individual, keypoint)`` checked; a unique keypoint is the scene's, whichever
+        animal is named."""
+        if keypoint in self.project.unique_keypoints:
+            return UNIQUE, keypoint
+        return self._individual(individual), self._keypoint(keypoint)
+
     def _individual(self, individual: str | None) -> str:
+        if individual == UNIQUE and self.project.unique_keypoints:
+            return UNIQUE
         names = self.individuals
         if individual is None:
             if names:
@@ -760,9 +790,9 @@ class Session:
 
     def _keypoint(self, keypoint: str) -> str:
         if keypoint not in self._index:
-            raise SessionError(
-                f"unknown keypoint {keypoint!r}; this project has {', '.join(self.keypoints)}"
-            )
+            names = (*self.keypoints, *self.project.unique_keypoints)
+            known = ", ".join(names)
+            raise SessionError(f"unknown keypoint {keypoint!r}; this project has {known}")
         return keypoint
 
 

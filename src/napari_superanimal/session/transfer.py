@@ -27,7 +27,7 @@ import numpy as np
 
 from ..errors import LabelFormatError, SessionError
 from ..labels.io.main import FORMATS, load_labels, save_labels
-from ..labels.model import ONE_ANIMAL, AnimalTables, LabelTable, Point, PointKind
+from ..labels.model import ONE_ANIMAL, UNIQUE, AnimalTables, LabelTable, Point, PointKind
 from ..labels.store import Key
 from ..video.images import store_images
 
@@ -45,8 +45,17 @@ def import_into(session, path: str | os.PathLike) -> int:
     """
     loaded, source = load_labels(path, video_stem(session))
     animals = loaded if isinstance(loaded, AnimalTables) else None
-    tables = animals.tables if animals else {None: loaded}
+    tables = dict(animals.tables) if animals else {None: loaded}
     _check_individuals(session, animals.individuals if animals else (), source)
+    scene = animals.unique if animals is not None else None
+    found = tuple(scene.keypoints) if scene is not None else ()
+    mine = session.unique_keypoints
+    if found and set(found) != set(mine) and (mine or session.labeled_frames()):
+        raise LabelFormatError(
+            f"{source}: its unique bodyparts {list(found)} are not this project's {list(mine)}"
+        )
+    if scene is not None:
+        tables[UNIQUE] = scene
     height, width = session.video.shape[1:3]
     changes: dict[int, dict] = {}
     for individual, table in tables.items():
@@ -56,13 +65,14 @@ def import_into(session, path: str | os.PathLike) -> int:
                 "from a CollectedData file"
             )
         table = _map_frames(session, table, source)
-        table = table.check(
-            source, keypoints=session.keypoints, size=(width, height), n_frames=len(session)
-        )
+        names = found if individual == UNIQUE else session.keypoints
+        table = table.check(source, keypoints=names, size=(width, height), n_frames=len(session))
         for frame, points in import_changes(session, table, individual).items():
             changes.setdefault(frame, {}).update(points)
     if animals and not session.individuals:  # a project with no labels takes the file's animals
         session.set_individuals(animals.individuals)
+    if found and not mine:
+        session.set_unique_keypoints(found)
     n = session.apply_changes(changes)
     if loaded.skeleton and not session.skeleton:
         session.project.set_skeleton(loaded.skeleton)
@@ -153,12 +163,14 @@ def session_labels(session) -> LabelTable | AnimalTables:
     frames = session.labeled_frames()
     names = session.individuals or (ONE_ANIMAL,)
     tables = {a: LabelTable.empty(session.keypoints, frames) for a in names}
-    index = {k: i for i, k in enumerate(session.keypoints)}
+    unique = session.unique_keypoints
+    if unique:  # the scene's points (DeepLabCut's uniquebodyparts)
+        tables[UNIQUE] = LabelTable.empty(unique, frames)
     for row, frame in enumerate(frames):
         for individual, points in session.animals(frame).items():
             table = tables[individual]
             for name, p in points.items():
-                i = index[name]
+                i = table.keypoints.index(name)
                 if p.x is not None and p.y is not None:
                     table.xy[row, i] = (p.x, p.y)
                 table.hidden[row, i] = p.state == PointKind.HIDDEN
@@ -167,7 +179,8 @@ def session_labels(session) -> LabelTable | AnimalTables:
         table.video = video_stem(session)
     if not session.individuals:
         return tables[ONE_ANIMAL]
-    return AnimalTables(session.individuals, tables, list(session.skeleton))
+    scene = tables.pop(UNIQUE, None)
+    return AnimalTables(session.individuals, tables, list(session.skeleton), unique=scene)
 
 
 def session_predictions(session) -> LabelTable | dict[str, LabelTable] | None:
@@ -236,6 +249,11 @@ def export_session(
     """
     if format not in FORMATS:
         raise SessionError(f"format must be one of {', '.join(FORMATS)}, not {format!r}")
+    if format != "dlc-project" and _scene_labeled(session):
+        raise SessionError(
+            f"the unique keypoints ({', '.join(session.unique_keypoints)}) are labeled, and "
+            f"{format} has no place for them: export as dlc-project"
+        )
     if smooth is not None and format != "dlc-h5":
         raise SessionError(f"smoothing applies to dlc-h5 exports, not {format}")
     if format == "dlc-h5":
@@ -271,6 +289,12 @@ def export_session(
         video=source,
         shape=tuple(video.shape),
         scorer=scorer,
+    )
+
+
+def _scene_labeled(session) -> bool:
+    return bool(session.unique_keypoints) and UNIQUE in session.project.labels.individual_names(
+        session.video_key
     )
 
 

@@ -15,7 +15,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from napari_superanimal.errors import LabelFormatError
+from napari_superanimal.errors import LabelFormatError, SuperAnimalError
 from napari_superanimal.labels.io.dlc import load_dlc_config, load_dlc_project
 
 KEYPOINTS = ["snout", "leftear", "rightear", "tailbase"]
@@ -118,7 +118,7 @@ def test_a_single_animal_file_into_a_project_of_several_is_refused(session, tmp_
 @pytest.mark.parametrize(
     "change, match",
     [
-        ({"unique": ["arena_corner"]}, "unique bodyparts \\(arena_corner\\)"),
+        ({"unique": ["snout"]}, "bodypart 'snout' appears twice"),
         ({"individuals": ["mouse1", "mouse1"]}, "individual 'mouse1' appears twice"),
     ],
 )
@@ -158,3 +158,58 @@ def test_several_animals_export_to_sleap_tracks_and_coco_annotations_and_come_ba
             again.import_labels(out)
             assert again.individuals == tuple(MICE)
             assert {f: again.animals(f) for f in again.labeled_frames()} == expected
+
+
+def test_unique_bodyparts_are_the_scenes_points_and_go_back_to_deeplabcut(session, tmp_path):
+    """DeepLabCut's uniquebodyparts (its individual "single") import as the project's unique
+    keypoints, labeled whichever animal is chosen, and export back under "single"."""
+    root = make_project(tmp_path / "dlc", unique=["arena_corner"])
+    file = root / "labeled-data/clip/CollectedData_me.h5"
+    df = pd.read_hdf(file, "df_with_missing")
+    corner = pd.DataFrame(
+        [[5.0, 6.0], [np.nan, np.nan]],
+        index=df.index,
+        columns=pd.MultiIndex.from_product(
+            [["me"], ["single"], ["arena_corner"], ["x", "y"]], names=df.columns.names
+        ),
+    )
+    pd.concat([df, corner], axis=1).to_hdf(file, key="df_with_missing", mode="w")
+    session.import_labels(root)
+    assert session.unique_keypoints == ("arena_corner",)
+    assert (session.labels(4, "single")["arena_corner"].x, session.animals(4).keys()) == (
+        5.0,
+        {"mouse1", "mouse2", "single"},
+    )
+    session.label(9, "arena_corner", 7, 8, individual="mouse2")  # the scene's, not mouse2's
+    assert session.labels(9, "single")["arena_corner"].y == 8
+    assert "arena_corner" not in session.labels(9, "mouse2")
+    shown = [(p.individual, p.keypoint) for p in session.points(9)]
+    assert ("single", "arena_corner") in shown
+    with pytest.raises(SuperAnimalError, match="slp has no place for them: export as dlc-project"):
+        session.export(tmp_path / "out.slp", format="slp")
+
+    out = session.export(tmp_path / "out", format="dlc-project", scorer="me")
+    config = load_dlc_config(out)
+    assert config.unique == ("arena_corner",) and config.individuals == tuple(MICE)
+    back = load_dlc_project(out.parent, check_images=False).labels["clip"]
+    assert back.unique.keypoints == ("arena_corner",)
+    np.testing.assert_array_equal(back.unique.xy[:, 0], [[5.0, 6.0], [7.0, 8.0]])
+
+
+def test_unique_keypoints_belong_to_projects_with_animals_and_never_clash(video_copy):
+    from napari_superanimal import open_video
+    from napari_superanimal.session import Session
+
+    with Session.open(open_video(video_copy, convert=False), keypoints=KEYPOINTS) as s:
+        with pytest.raises(SuperAnimalError, match="name its animals first"):
+            s.set_unique_keypoints(["corner"])
+        s.set_individuals(MICE)
+        with pytest.raises(SuperAnimalError, match="new, distinct names \\(snout are the"):
+            s.set_unique_keypoints(["snout"])
+        with pytest.raises(SuperAnimalError, match="'single' is DeepLabCut's name"):
+            s.set_individuals(["single"])
+        s.set_unique_keypoints(["corner"])
+        s.label(3, "corner", 1, 1)  # no individual needed: it is the scene's
+        with pytest.raises(SuperAnimalError, match="unique keypoints are labeled"):
+            s.set_unique_keypoints([])
+        assert s.undo() == 3 and s.labeled_frames() == []

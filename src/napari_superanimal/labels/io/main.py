@@ -81,7 +81,8 @@ def load_labels(path: str | os.PathLike, video: str = "") -> tuple[LabelTable | 
         bodyparts = config.bodyparts if config else None
         if len(file_individuals(path)) > 1:
             individuals = (config.individuals or None) if config else None
-            table = load_dlc_animals(path, bodyparts, individuals)
+            unique = config.unique if config else None
+            table = load_dlc_animals(path, bodyparts, individuals, unique=unique)
         else:
             table = load_dlc_labels(path, bodyparts)
         if config:
@@ -141,6 +142,16 @@ def save_labels(
     path = Path(path)
     if format not in FORMATS or format == "dlc-h5":
         raise ValueError(f"format must be one of {', '.join(FORMATS[1:])}, not {format!r}")
+    scene = labels.unique if isinstance(labels, AnimalTables) else None
+    if (
+        format != "dlc-project"
+        and scene is not None
+        and (np.isfinite(scene.xy).any() or scene.hidden.any())
+    ):
+        raise LabelFormatError(
+            f"{path}: {format} has no place for unique keypoints ({', '.join(scene.keypoints)}); "
+            "export them in a DeepLabCut project"
+        )
     if format == "slp":
         from .sleap import save_slp
 
@@ -189,11 +200,17 @@ def save_labels(
             task=labels.video or "superanimal",
             skeleton=labels.skeleton,
             individuals=labels.individuals if isinstance(labels, AnimalTables) else (),
+            unique=_unique_keypoints(labels),
         )
     stem = labels.video or "video"
     videos = {stem: str(_absolute(video))} if isinstance(video, (str, os.PathLike)) else {}
     readers = {stem: lambda row: frame(labels.frames[row])} if frame is not None else None
     return save_dlc_project(path, config, {stem: labels}, frames=readers, videos=videos)
+
+
+def _unique_keypoints(labels) -> tuple[str, ...]:
+    unique = labels.unique if isinstance(labels, AnimalTables) else None
+    return tuple(unique.keypoints) if unique is not None else ()
 
 
 def _absolute(reference):

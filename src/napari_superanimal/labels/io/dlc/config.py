@@ -47,6 +47,8 @@ class DLCConfig:
     path: Path | None = None
     #: a multi-animal project's animals (empty for a single-animal project)
     individuals: tuple[str, ...] = ()
+    #: a multi-animal project's unique bodyparts: points of the scene, of no animal
+    unique: tuple[str, ...] = ()
 
     @classmethod
     def new(
@@ -56,9 +58,10 @@ class DLCConfig:
         task: str = "superanimal",
         skeleton: Sequence[tuple[str, str]] = (),
         individuals: Sequence[str] = (),
+        unique: Sequence[str] = (),
     ) -> DLCConfig:
         """A fresh config with DeepLabCut's usual defaults (multi-animal with
-        ``individuals``)."""
+        ``individuals``, and ``unique`` bodyparts)."""
         raw = {
             "Task": task,
             "scorer": scorer,
@@ -102,6 +105,7 @@ class DLCConfig:
             {},
             raw,
             individuals=tuple(individuals),
+            unique=tuple(unique),
         )
 
     def to_dict(self) -> dict:
@@ -112,7 +116,7 @@ class DLCConfig:
             out["multianimalproject"] = True
             out["individuals"] = list(self.individuals)
             out["multianimalbodyparts"] = list(self.bodyparts)
-            out["uniquebodyparts"] = []
+            out["uniquebodyparts"] = list(self.unique)
             out["bodyparts"] = MULTI
         else:
             out["multianimalproject"] = False
@@ -154,14 +158,11 @@ def load_dlc_config(path: str | os.PathLike) -> DLCConfig:
         key = "multianimalbodyparts"
         individuals = _names(path, raw, "individuals")
         check_unique(path, individuals, "individual")
-        unique = raw.get("uniquebodyparts") or []
-        if unique:
-            raise LabelFormatError(
-                f"{path}: unique bodyparts ({', '.join(map(str, unique))}) are not supported "
-                "yet; only multianimalbodyparts import"
-            )
+        unique = [str(u) for u in raw.get("uniquebodyparts") or []]
+    else:
+        unique = []
     bodyparts = _names(path, raw, key)
-    check_unique(path, bodyparts, "bodypart")
+    check_unique(path, bodyparts + unique, "bodypart")
     skeleton = []
     for pair in raw.get("skeleton") or []:
         if not (isinstance(pair, (list, tuple)) and len(pair) == 2):
@@ -189,6 +190,7 @@ def load_dlc_config(path: str | os.PathLike) -> DLCConfig:
         raw=raw,
         path=path,
         individuals=tuple(individuals),
+        unique=tuple(unique),
     )
 
 

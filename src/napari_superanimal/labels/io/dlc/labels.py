@@ -25,11 +25,16 @@ import pandas as pd
 
 from ....atomic import atomic_path
 from ....errors import LabelFormatError
-from ...model import AnimalTables, LabelTable, check_keypoints, check_unique, frame_number
+from ...model import (
+    UNIQUE,
+    AnimalTables,
+    LabelTable,
+    check_keypoints,
+    check_unique,
+    frame_number,
+)
 
 H5_KEY = "df_with_missing"
-#: DeepLabCut's individual for unique bodyparts (points of no animal)
-UNIQUE = "single"
 LABELED_DATA = "labeled-data"
 
 
@@ -63,11 +68,13 @@ def load_dlc_animals(
     bodyparts: Sequence[str] | None = None,
     individuals: Sequence[str] | None = None,
     check_images: bool = True,
+    unique: Sequence[str] | None = None,
 ) -> AnimalTables:
     """Read a multi-animal ``CollectedData_<scorer>.h5`` (or ``.csv``; columns ``scorer /
     individuals / bodyparts / coords``) into one checked table per individual.
     ``individuals`` (the config's) must be the file's set; its unique bodyparts (individual
-    ``single``) are refused for now.
+    ``single``) become ``unique`` (the config's ``uniquebodyparts``, when given, must be their
+    set).
 
     Example::
 
@@ -79,8 +86,8 @@ def load_dlc_animals(
     found = file_individuals(path, df)
     if not found:
         raise LabelFormatError(f"{path}: no 'individuals' column level: a single-animal file")
-    if UNIQUE in found:
-        raise LabelFormatError(f"{path}: unique bodyparts ({UNIQUE!r}) are not supported yet")
+    scene = UNIQUE in found
+    found = [a for a in found if a != UNIQUE]
     if individuals is not None and set(individuals) != set(found):
         raise LabelFormatError(
             f"{path}: labels individuals {found}, but its config names {list(individuals)}"
@@ -95,7 +102,16 @@ def load_dlc_animals(
         if sizes is None and check_images:
             sizes = _image_sizes(path.parent, table.images)
         tables[individual] = table.check(path, sizes=sizes)
-    return AnimalTables(tuple(found), tables)
+    kept = None
+    if scene:
+        kept = table_from_frame(path, df.xs(UNIQUE, level="individuals", axis=1))
+        kept.meta["index_style"] = index_style
+        if unique is not None:
+            check_keypoints(path, kept.keypoints, unique)
+        kept = kept.check(path, sizes=sizes)
+    elif unique:
+        kept = LabelTable.empty(unique, tables[found[0]].frames, tables[found[0]].images)
+    return AnimalTables(tuple(found), tables, unique=kept)
 
 
 def file_individuals(path: Path, df: pd.DataFrame | None = None) -> list[str]:
@@ -284,9 +300,14 @@ def dlc_animals_frame(
     animals: AnimalTables, scorer: str, index_style: str = "multi"
 ) -> pd.DataFrame:
     """Several animals' tables as a multi-animal CollectedData DataFrame: columns ``scorer /
-    individuals / bodyparts / coords``, the individuals in ``animals``' order."""
+    individuals / bodyparts / coords``, the individuals in ``animals``' order, then the unique
+    bodyparts under ``single``."""
     parts = [dlc_labels_frame(animals.tables[a], scorer, index_style) for a in animals.individuals]
-    df = pd.concat(parts, axis=1, keys=list(animals.individuals), names=["individuals"])
+    keys = list(animals.individuals)
+    if animals.unique is not None and animals.unique.keypoints:
+        parts.append(dlc_labels_frame(animals.unique, scorer, index_style))
+        keys.append(UNIQUE)
+    df = pd.concat(parts, axis=1, keys=keys, names=["individuals"])
     return df.reorder_levels(["scorer", "individuals", "bodyparts", "coords"], axis=1)
 
 

@@ -62,7 +62,11 @@ def load_dlc_project(path: str | os.PathLike, check_images: bool = True) -> DLCP
             continue
         if config.individuals:
             animals = load_dlc_animals(
-                file, config.bodyparts, config.individuals, check_images=check_images
+                file,
+                config.bodyparts,
+                config.individuals,
+                check_images=check_images,
+                unique=config.unique,
             )
             animals.skeleton = list(config.skeleton)
             for table in animals.tables.values():
@@ -125,11 +129,20 @@ def save_dlc_project(
         names = [f"{LABELED_DATA}/{video}/{p.split('/')[-1]}" for p in tables[0].images or []]
         for t in tables:
             t.images = names
-        out = (
-            AnimalTables(individuals, dict(zip(individuals, tables, strict=True)))
-            if individuals
-            else tables[0]
-        )
+        out = tables[0]
+        if individuals:
+            unique = table.unique
+            if tuple(unique.keypoints if unique else ()) != tuple(config.unique):
+                raise LabelFormatError(
+                    f"{source}: unique bodyparts {list(unique.keypoints if unique else [])} but "
+                    f"the config names {list(config.unique)}"
+                )
+            if unique is not None:
+                unique = unique.reorder(config.unique)
+                unique.images = names
+            out = AnimalTables(
+                individuals, dict(zip(individuals, tables, strict=True)), unique=unique
+            )
         save_dlc_labels(sub / f"CollectedData_{config.scorer}.h5", out, config.scorer)
         size = None
         if frames is not None and video in frames:
