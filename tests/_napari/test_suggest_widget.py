@@ -94,3 +94,21 @@ def test_plot_follows_labels_without_redrawing_on_every_frame(widget, session, q
     assert 40 not in timeline.suggestions
     ticks = [c for c in timeline.axes.collections if c.get_label() == "labeled"]
     assert ticks and ticks[0].get_segments()[0][0][0] == 40
+
+
+def test_on_a_long_video_suggestions_come_from_a_worker_and_labels_leave_them_at_once(
+    widget, session, qtbot, monkeypatch
+):
+    """Past INLINE_VALUES predicted numbers the dock never computes on the GUI thread; a frame
+    labeled meanwhile is skipped by N before the worker is done."""
+    from napari_superanimal._napari import timeline as module
+
+    monkeypatch.setattr(module, "INLINE_VALUES", 10)  # this video counts as long
+    timeline = widget.timeline
+    timeline.suggestions = []
+    timeline._invalidate()
+    timeline.refresh()
+    assert timeline._worker is not None  # refresh returned at once
+    qtbot.waitUntil(lambda: timeline.suggestions == list(UNSURE), timeout=10_000)
+    session.label(UNSURE[0], "nose", 50.0, 50.0)
+    assert timeline.step(3, +1) == UNSURE[1]  # the labeled one is passed over at once

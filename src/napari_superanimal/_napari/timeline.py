@@ -27,6 +27,7 @@ from .relay import Relay
 
 REDRAW_MS = 300  # at most ~3 redraws a second, however fast frames change
 MAX_POINTS = 4000  # confidence points plotted (longer videos: the lowest of each bin)
+INLINE_VALUES = 1_000_000  # predicted numbers (T x animals x K x 3) computed without a worker
 PLOT_MIN_HEIGHT = 120  # px: the confidence plot stays readable in the bottom dock
 
 
@@ -62,6 +63,7 @@ class SuggestionTimeline(QWidget):
         self._relay = None
         self._dirty = True  # labels, predictions or settings changed since the last draw
         self._thumb_worker = None
+        self._worker = None  # suggestions being computed for a long video
         self._cursor = None
         self.timer = QTimer(self)
         self.timer.setSingleShot(True)
@@ -99,15 +101,39 @@ class SuggestionTimeline(QWidget):
 
     def refresh(self) -> None:
         """Recompute the suggestions if labels, predictions or settings changed, and redraw;
-        move the cursor to the frame in view."""
+        move the cursor to the frame in view. On a long video (more than
+        :data:`INLINE_VALUES` predicted numbers) they are computed in a worker, so the viewer
+        never waits for them; the plot is redrawn when they come back."""
         session = self._session
         if session is None or session.closed:
             return
-        if self._dirty:
+        if self._dirty and self._worker is None:
             self._dirty = False
-            self._update_suggestions(session)
-            self._draw(session)
+            # what the controls say, read here: Qt widgets belong to the GUI thread
+            asked = (self.controls.strategy.value, self.controls.how_many.value, self.thumbnails)
+            if session.all_predictions().size <= INLINE_VALUES:
+                self._show(session, _compute(session, *asked))
+            else:
+                worker = create_worker(
+                    lambda: (session, _compute(session, *asked)), _start_thread=False
+                )
+                worker.returned.connect(self._computed)
+                worker.errored.connect(self._compute_failed)
+                self._worker = worker
+                worker.start()
         self._move_cursor()
+
+    def _computed(self, result) -> None:
+        self._worker = None
+        session, computed = result
+        if session is self._session and not session.closed:
+            self._show(session, computed)
+        if self._dirty:
+            self.schedule()
+
+    def _compute_failed(self, err: Exception) -> None:
+        self._worker = None
+        self.status.setText(f"suggestions failed: {err}")
 
     def _attach(self, session) -> None:
         self._session, self.thumbnails = session, None
@@ -136,30 +162,21 @@ class SuggestionTimeline(QWidget):
         self._thumb_worker = None
         self.status.setText(f"no thumbnails (suggestions without diversity): {err}")
 
-    def _update_suggestions(self, session) -> None:
-        strategy = self.controls.strategy.value
-        if strategy == "diversity" and self.thumbnails is None:
-            self.suggestions = []
-            return
-        try:
-            n, thumbnails = self.controls.how_many.value, self.thumbnails or False
-            self.suggestions = session.suggest(n=n, strategy=strategy, thumbnails=thumbnails)
-        except ValueError as err:  # confidence / jumps before any prediction
-            self.suggestions = []
-            self.status.setText(str(err))
-        else:
-            if self._thumb_worker is None:
-                self.status.setText(f"{len(self.suggestions)} suggested")
+    def _show(self, session, computed: dict) -> None:
+        self.suggestions = computed["suggestions"]
+        self.swaps = computed["swaps"]
+        if computed["status"] is not None:
+            self.status.setText(computed["status"])
+        elif self._thumb_worker is None:
+            self.status.setText(f"{len(self.suggestions)} suggested")
+        self._draw(session, *computed["confidence"])
 
     # -- drawing ----------------------------------------------------------------------------
-    def _draw(self, session) -> None:
+    def _draw(self, session, x: np.ndarray, conf: np.ndarray) -> None:
         ax = self.axes
         ax.clear()
         n = len(session)
-        predictions = session.all_predictions()
-        x, conf = _binned_lowest(frame_confidence(predictions))
         ax.plot(x, conf, color="tab:blue", lw=0.8, marker=".", ms=2)
-        self.swaps = likely_swaps(predictions).tolist() if len(session.individuals) > 1 else []
         labeled = session.labeled_frames()
         if labeled:
             ax.vlines(labeled, 0, 0.08, color="tab:green", lw=1, label="labeled")
@@ -194,8 +211,9 @@ class SuggestionTimeline(QWidget):
     def step(self, frame: int, direction: int) -> int | None:
         """The suggested frame after (``direction`` +1) or before (-1) ``frame`` in time,
         wrapping around the video; None if there are no suggestions."""
-        self.refresh()  # a frame labeled a moment ago is no longer suggested
-        ordered = sorted(self.suggestions)
+        self.refresh()
+        labeled = set(self._session.labeled_frames()) if self._session is not None else set()
+        ordered = sorted(set(self.suggestions) - labeled)  # one labeled a moment ago is not
         if not ordered:
             return None
         if direction > 0:
@@ -203,6 +221,34 @@ class SuggestionTimeline(QWidget):
             return later[0] if later else ordered[0]
         earlier = [f for f in ordered if f < frame]
         return earlier[-1] if earlier else ordered[-1]
+
+
+def _compute(session, strategy: str, n: int, thumbnails) -> dict:
+    """The suggestions, the confidence to plot and the likely swaps to mark (reads the session
+    only: safe in a worker thread)."""
+    out = {"suggestions": [], "status": None}
+    if strategy != "diversity" or thumbnails is not None:
+        try:
+            out["suggestions"] = session.suggest(
+                n=n, strategy=strategy, thumbnails=thumbnails or False
+            )
+        except ValueError as err:  # confidence / jumps before any prediction
+            out["status"] = str(err)
+    predictions = session.all_predictions()
+    out["confidence"] = _binned_lowest(frame_confidence(predictions))
+    several = len(session.individuals) > 1
+    out["swaps"] = _thinned(likely_swaps(predictions), len(session)) if several else []
+    return out
+
+
+def _thinned(frames: np.ndarray, n_frames: int) -> list[int]:
+    """Frames to mark: all of them, or the first of each of :data:`MAX_POINTS` bins with any
+    (a marker per pixel column is all a plot can show)."""
+    if len(frames) <= MAX_POINTS:
+        return frames.tolist()
+    bins = frames * MAX_POINTS // max(n_frames, 1)
+    first = np.flatnonzero(np.diff(bins, prepend=-1))
+    return frames[first].tolist()
 
 
 def _binned_lowest(confidence: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
