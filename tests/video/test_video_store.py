@@ -127,3 +127,18 @@ def test_background_conversion_from_python(video_copy):
     assert video.frames.shape == (150, 96, 160, 3)  # usable before conversion ends
     video.wait(timeout=60)
     assert video.complete
+
+
+def test_a_stop_as_the_last_shard_settles_still_completes_the_store(video_copy, index_frames):
+    """Closing the video while its last shard is written (the dock's detach) leaves every
+    frame written: the store is complete, and opening it again converts nothing."""
+    n = len(index_frames)
+    video = open_video(video_copy, codec="lossless", convert=False, shard_frames=n // 3)
+    for done in video.convert_iter():
+        if done >= n - n // 3:  # the last shard is on its way
+            video._stop.set()  # what stop_conversion sets, a moment too late to matter
+    assert video.complete
+    reopened = open_video(video_copy, convert=False, shard_frames=n // 3)
+    assert reopened.complete
+    reopened.convert()  # nothing to do, and no error
+    np.testing.assert_array_equal(reopened.read_frame(n - 1), index_frames[n - 1])

@@ -444,6 +444,10 @@ class Video:
         shard = store.shard_frames
         start = store.frames_written - store.frames_written % shard
         yield start
+        if store.frames_written >= len(self):  # a stop came as the last shard settled
+            store.mark_complete()
+            self._complete = True
+            return
         # Decoding runs here while writer threads encode and write earlier shards (zarr encodes
         # a shard's chunks in threads; imagecodecs and FFmpeg release the GIL). Shards finish
         # in any order but progress is recorded in order, so frames_written never runs ahead.
@@ -482,7 +486,8 @@ class Video:
             yield from settle(keep=0)
         if self._stop.is_set():
             self._stop.clear()
-            return  # asked to stop: the shards written so far stay, the next open resumes
+            if self._written < len(self):
+                return  # asked to stop: the shards written so far stay, the next open resumes
         store.mark_complete()
         self._complete = True
 
