@@ -22,7 +22,7 @@ Example::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -30,7 +30,7 @@ import numpy as np
 from ..labels.model import UNIQUE
 from ..model.inference import TOP_DOWN_SIZE
 from ..model.preprocess import crop_corners, crop_with_context
-from .samples import FrameLabels
+from .samples import FrameLabels, frame_labels
 
 BOX_MARGIN = 20.0  # px added to each side of the box around an animal's labeled points
 MIN_POINTS = 2  # labeled or accepted points an animal needs on a frame to be cropped
@@ -105,13 +105,8 @@ def cut_animal_crops(session, folder: Path, frames=None) -> AnimalCrops:
         for animal, points in animals.items():
             if animal == UNIQUE:
                 continue  # the scene's points: no animal to crop
-            xy = np.full((len(names), 2), np.nan)
-            labeled = np.zeros(len(names), bool)
-            for i, name in enumerate(names):
-                p = points.get(name)
-                if p is not None and p.state in ("labeled", "accepted") and p.x is not None:
-                    xy[i], labeled[i] = (p.x, p.y), True
-            box = animal_box(xy, size)
+            user = frame_labels(points, names)
+            box = animal_box(user.points, size)
             if box is None:
                 continue
             if pixels is None:
@@ -119,8 +114,7 @@ def cut_animal_crops(session, folder: Path, frames=None) -> AnimalCrops:
             crop, transform = crop_with_context(pixels, box, TOP_DOWN_SIZE)
             index = len(crops)
             crops.append(crop)
-            touched = np.array([name in points for name in names])
-            out.labels[index] = FrameLabels(_to_crop(transform, xy), labeled, touched)
+            out.labels[index] = replace(user, points=_to_crop(transform, user.points))
             pred = session.prediction(frame, animal)
             if pred is not None:  # replayed where confident (training_samples picks)
                 out.predictions[index] = transform.to_crop(pred).astype(np.float32)

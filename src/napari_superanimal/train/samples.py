@@ -41,19 +41,19 @@ def snapshot_labels(session) -> dict[int, FrameLabels]:
     """:class:`FrameLabels` for every frame of ``session`` with a user entry."""
     session.check_one_animal("training")
     names = session.keypoints
-    snapshot = {}
-    for frame in session.labeled_frames():
-        labels = session.labels(frame)
-        points = np.full((len(names), 2), np.nan)
-        labeled = np.zeros(len(names), bool)
-        for i, name in enumerate(names):
-            p = labels.get(name)
-            if p is not None and p.state in ("labeled", "accepted") and p.x is not None:
-                points[i] = (p.x, p.y)
-                labeled[i] = True
-        touched = np.array([name in labels for name in names])
-        snapshot[int(frame)] = FrameLabels(points, labeled, touched)
-    return snapshot
+    return {int(f): frame_labels(session.labels(f), names) for f in session.labeled_frames()}
+
+
+def frame_labels(points: dict, names) -> FrameLabels:
+    """One animal's user points on a frame (``{keypoint: Point}``) as :class:`FrameLabels`
+    over the keypoints ``names``."""
+    xy = np.full((len(names), 2), np.nan)
+    labeled = np.zeros(len(names), bool)
+    for i, name in enumerate(names):
+        p = points.get(name)
+        if p is not None and p.state in ("labeled", "accepted") and p.x is not None:
+            xy[i], labeled[i] = (p.x, p.y), True
+    return FrameLabels(xy, labeled, np.array([name in points for name in names]))
 
 
 def _confident(pred: np.ndarray, free: np.ndarray, threshold: float) -> np.ndarray:
