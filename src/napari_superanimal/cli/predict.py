@@ -19,8 +19,6 @@ import contextlib
 import dataclasses
 from pathlib import Path
 
-import numpy as np
-
 from ..zoo.registry import DETECT_EVERY
 from ._common import add_quiet, add_store_options, frame_bar, stores_for
 
@@ -167,9 +165,9 @@ def _save(args, project, video, model, poses) -> None:
     key = project.add_video(video_reference(video))
     named = project.individuals
     if named and poses.ndim == 3:  # one animal (a region, whole frames): the first one's
-        rows = np.full((len(poses), len(named), *poses.shape[1:]), np.nan, np.float32)
-        rows[:, 0] = poses
-        poses = rows
+        from ..labels.predictions import in_animal_row
+
+        poses = in_animal_row(poses, len(named), 0)
     if not named and poses.ndim == 4:
         _say_kept_in_file(poses.shape[1])
     else:

@@ -112,6 +112,15 @@ class PredictionArrays:
         return None if np.isnan(values).all() else values
 
 
+def in_animal_row(poses: np.ndarray, n_animals: int, row: int) -> np.ndarray:
+    """One animal's ``(N, K, 3)`` predictions as ``(N, n_animals, K, 3)``, in ``row`` (the
+    other animals NaN: not found)."""
+    poses = np.asarray(poses, np.float32)
+    out = np.full((len(poses), n_animals, *poses.shape[1:]), np.nan, np.float32)
+    out[:, row] = poses
+    return out
+
+
 def _layout(array: zarr.Array) -> tuple[str, ...]:
     """The individuals an array's rows belong to; () for a one-animal array."""
     if array.ndim == 3:

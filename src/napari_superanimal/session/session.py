@@ -30,6 +30,7 @@ import numpy as np
 
 from ..errors import SessionError
 from ..labels.model import ONE_ANIMAL, UNIQUE, FramePoint, Point, PointKind
+from ..labels.predictions import in_animal_row
 from ..labels.project import Project, project_folder
 from ..labels.store import Key
 from ..model.versions import ModelVersions
@@ -367,9 +368,8 @@ class Session:
                 self.video, indices, batch_size=batch_size, progress=progress, boxes=boxes
             )
             if names:
-                one = np.full((len(poses), *self._pred.shape[1:]), np.nan, np.float32)
-                one[:, names.index(self._individual(individual or names[0]))] = poses
-                poses = one
+                row = names.index(self._individual(individual or names[0]))
+                poses = in_animal_row(poses, len(names), row)
         if model is self._model:  # not replaced by another model meanwhile
             self.add_predictions(indices, poses)
         return poses
