@@ -13,6 +13,7 @@ napari); test modules mirror the package (``tests/video/`` tests ``napari_supera
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 
 _SETTINGS_DIR = tempfile.mkdtemp(prefix="napari-superanimal-tests-")
@@ -25,6 +26,11 @@ pytest_plugins = [
     "fixtures.napari",
     "fixtures.zoo",
 ]
+
+
+def pytest_unconfigure(config):
+    # The settings folder is the session's own; leaving it would pile up in /tmp run after run.
+    shutil.rmtree(_SETTINGS_DIR, ignore_errors=True)
 
 
 def pytest_collection_modifyitems(config, items):

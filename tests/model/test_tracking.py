@@ -158,3 +158,54 @@ def test_an_animal_leaving_the_frame_is_looked_for_again_never_followed_out():
         truth = truth - [9, 0, 0, 0]
     assert all(b[0] + b[2] > 0 for b in boxes)  # never a box wholly left of the image
     assert det.calls > 1 and any(b[0] < 0 for b in boxes)  # it followed, then looked again
+
+
+# -- without a detector: boxes known on some frames seed the tracks ---------------------------
+def test_seeded_tracks_follow_each_animal_from_the_frame_where_they_are_known():
+    a, b = np.array([10.0, 10, 30, 20]), np.array([120.0, 60, 30, 20])
+    tracks = Tracks(None, 2, seeds={5: np.stack([b, a])})  # rows are animals: b first
+    for frame in range(5, 12):
+        tracks.seek(frame)
+        box = tracks.boxes(FRAME)
+        if frame == 5:
+            np.testing.assert_array_equal(box, [b, a])
+        if frame >= 7:  # a moves 3 px right, b 2 px down a frame: each box keeps its animal
+            np.testing.assert_allclose(box[0], b, atol=1e-9)
+            np.testing.assert_allclose(box[1], a, atol=1e-9)
+        tracks.update(np.stack([animal(b), animal(a)]))
+        a, b = a + [3, 0, 0, 0], b + [0, 2, 0, 0]
+    assert tracks.detections == 0
+
+
+def test_seeded_tracks_keep_an_unsure_animals_box_and_lose_one_that_leaves():
+    seed = np.array([[10.0, 10, 30, 20], [150.0, 40, 30, 20]])
+    tracks = Tracks(None, 2, seeds={0: seed})
+    tracks.seek(0)
+    tracks.boxes(FRAME)
+    tracks.update(np.stack([animal(seed[0], score=0.1), animal(seed[1])]))  # 0 unsure
+    tracks.seek(1)
+    box = tracks.boxes(FRAME)
+    np.testing.assert_allclose(box, seed)  # no detector to ask: the box stays put
+    right = seed[1].copy()
+    for frame in range(2, 12):  # animal 1 runs right 12 px a frame, out of the image
+        tracks.update(np.stack([animal(seed[0]), animal(right)]))
+        right = right + [12, 0, 0, 0]
+        tracks.seek(frame)
+        box = tracks.boxes(FRAME)
+    assert np.isnan(box[1]).all()  # gone from the frame: lost, not followed out
+    np.testing.assert_allclose(box[0], seed[0])  # the other one still held
+    tracks.seek(20)
+    assert np.isnan(tracks.boxes(FRAME)[1]).all()  # lost until a seed finds it again
+
+
+def test_seeds_override_the_detector_and_need_one_row_per_animal():
+    det = Scripted([[[10, 10, 30, 20]]])
+    drawn = np.array([[60.0, 50, 20, 20]])
+    tracks = Tracks(det, 1, every=100, seeds={3: drawn})
+    tracks.seek(3)
+    np.testing.assert_array_equal(tracks.boxes(FRAME), drawn)
+    assert det.calls == 0  # where the user drew the animals, the detector is not asked
+    with pytest.raises(ValueError, match="one row per animal"):
+        Tracks(None, 2, seeds={0: drawn})
+    with pytest.raises(ValueError, match="need seeds"):
+        Tracks(None, 2)

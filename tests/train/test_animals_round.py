@@ -7,10 +7,11 @@ import numpy as np
 import pytest
 
 from fixtures.zoo import MOBILENET
+from napari_superanimal.model.boxes import BOX_MARGIN
 from napari_superanimal.model.inference import TOP_DOWN_SIZE
 from napari_superanimal.model.preprocess import crop_with_context
 from napari_superanimal.session import Session
-from napari_superanimal.train.animals import BOX_MARGIN, CropFrames, cut_animal_crops
+from napari_superanimal.train.animals import CropFrames, cut_animal_crops
 
 pytestmark = pytest.mark.slow
 MICE = ("mouse1", "mouse2")

@@ -16,6 +16,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from .preprocess import crop_corners
+
+BOX_MARGIN = 20.0  # px added to each side of the box around an animal's points
+MIN_POINTS = 2  # points an animal needs on a frame for a box around them
+
 
 class BoxSource:
     """Gives one box per frame; ``sequential`` sources need each frame's keypoints in turn."""
@@ -30,6 +35,10 @@ class BoxSource:
 
     def restart(self) -> None:
         """The next frame does not follow the last one (a sequential source starts afresh)."""
+
+    def seek(self, index: int) -> None:
+        """The next :meth:`boxes` call is for frame ``index`` of the video (sources that know
+        boxes on given frames use it)."""
 
 
 class RoiBoxes(BoxSource):
@@ -99,3 +108,17 @@ class TrackedBoxes(BoxSource):
         side = max(x1 - x0, y1 - y0)
         pad = self.margin * side
         self.last = np.array([x0 - pad, y0 - pad, x1 - x0 + 2 * pad, y1 - y0 + 2 * pad])
+
+
+def animal_box(points: np.ndarray, size: tuple[int, int]) -> tuple[float, ...] | None:
+    """``(x, y, w, h)`` around ``(K, 2)`` points (NaN: none) plus :data:`BOX_MARGIN`, kept in
+    the ``(height, width)`` frame; None with fewer than :data:`MIN_POINTS` points (or a box
+    too thin to crop)."""
+    placed = points[np.isfinite(points).all(axis=1)]
+    if len(placed) < MIN_POINTS:
+        return None
+    height, width = size
+    x1, y1 = np.maximum(placed.min(axis=0) - BOX_MARGIN, 0)
+    x2, y2 = np.minimum(placed.max(axis=0) + BOX_MARGIN, (width - 1, height - 1))
+    box = (float(x1), float(y1), float(max(x2 - x1, 1.0)), float(max(y2 - y1, 1.0)))
+    return box if crop_corners(box) is not None else None  # DeepLabCut's 256x256 crop

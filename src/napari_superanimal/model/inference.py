@@ -294,6 +294,7 @@ class PoseEstimator:
                     if boxes.sequential and previous is not None and batch[0] != previous + 1:
                         boxes.restart()  # a jump: the animal is not where it was
                     previous = int(batch[-1])
+                    boxes.seek(int(batch[0]))
                     found = np.asarray(boxes.boxes(pixels)).reshape(len(batch), -1, 4)
                     per = found.shape[1]
                     seen = pixels if per == 1 else np.repeat(pixels, per, axis=0)

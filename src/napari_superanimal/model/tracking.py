@@ -17,12 +17,22 @@ expected box (Hungarian assignment on 1 - IoU, pairs overlapping at least ``MIN_
 the rest by distance between box centres; a detection left over takes a free slot; an animal
 no detection claims is lost (NaN box: no animal there) until a detection does.
 
+Without a detector (a species SuperAnimal has none for, a network trained here on its
+animals' crops) the boxes come from ``seeds``: on the frames where the animals are known (a box
+the user drew, or the extent of their labels), one row per animal, in the animals' order. Each
+seeded animal is followed from there as above; where the detector would run, each box stays
+where it was expected, and an animal whose box leaves the frame is lost until a seed finds it
+again. A run that starts on a frame without a seed has no animal until it reaches one: start it
+on a seed (:meth:`Session.predict <napari_superanimal.session.Session.predict>` takes the
+nearest frame where the animals are known).
+
 Example::
 
     from napari_superanimal.model.tracking import Tracks
     tracks = Tracks(detector, n_animals=3, every=10)
     poses = model.predict_animals(video, boxes=tracks)   # (T, 3, K, 3), identities kept
     tracks.detections                                    # frames that ran the detector
+    seeded = Tracks(None, n_animals=2, seeds={40: boxes})  # boxes (2, 4) known on frame 40
 """
 
 from __future__ import annotations
@@ -52,9 +62,13 @@ class Tracks(BoxSource):
         every: int = DETECT_EVERY,
         min_score: float = 0.5,
         min_keypoints: int = 2,
+        seeds: dict[int, np.ndarray] | None = None,
     ):
         if n_animals < 1 or every < 1:
             raise ValueError(f"n_animals and every must be at least 1, got {n_animals}, {every}")
+        self.seeds = {int(f): _seed_rows(b, n_animals) for f, b in (seeds or {}).items()}
+        if detector is None and not self.seeds:
+            raise ValueError("tracks without a detector need seeds: boxes on a known frame")
         self.detector = detector
         self.n_animals = int(n_animals)
         self.every = int(every)
@@ -68,6 +82,10 @@ class Tracks(BoxSource):
         self._detected = False  # the detector ran on the frame now being predicted
         self.detections = 0  # frames on which the detector ran
         self.frames = 0
+        self._index: int | None = None  # the frame the next boxes are for, when told
+
+    def seek(self, index: int) -> None:
+        self._index = int(index)
 
     def restart(self) -> None:
         """The next frame does not follow the last one: run the detector on it."""
@@ -79,6 +97,12 @@ class Tracks(BoxSource):
         if len(frames) != 1:
             raise ValueError("tracks follow one frame at a time")
         self.frames += 1
+        seed = self.seeds.get(self._index) if self._index is not None else None
+        if seed is not None:  # the animals are known here: start from them
+            self._seed(seed)
+            return self.origin.copy()
+        if self.detector is None:
+            return self._follow_unseen(frames)
         self._detected = self._since is None or self._since + 1 >= self.every
         if self._detected:
             self._detect(frames)
@@ -86,11 +110,7 @@ class Tracks(BoxSource):
             return self.origin.copy()
         self._since += 1
         box = self.expected()
-        height, width = frames.shape[1:3]
-        alive = np.isfinite(box).all(axis=1)
-        outside = (box[:, 0] + box[:, 2] <= 0) | (box[:, 1] + box[:, 3] <= 0)
-        outside |= (box[:, 0] >= width) | (box[:, 1] >= height)
-        if (alive & outside).any():  # an animal would leave the frame: lost, look again
+        if _outside(box, frames).any():  # an animal would leave the frame: lost, look again
             self._detected = True
             self._detect(frames)
             self._since = 0
@@ -130,7 +150,29 @@ class Tracks(BoxSource):
             self.step[i] = step
             self._last[i] = now
 
-    # -- the detector's frames --------------------------------------------------------------
+    # -- frames where the animals are known, or looked for --------------------------------
+    def _seed(self, seed: np.ndarray) -> None:
+        known = np.isfinite(seed).all(axis=1)
+        self.origin[:] = np.where(known[:, None], seed, self.expected())
+        self.moved[:] = 0
+        for i in np.flatnonzero(known):
+            self._last[i], self.step[i] = None, 0
+        self._detected, self._since = True, 0
+
+    def _follow_unseen(self, frames: np.ndarray) -> np.ndarray:
+        """Without a detector: every box where it is expected; gone once it leaves the frame."""
+        self._detected = False
+        box = self.expected()
+        outside = _outside(box, frames)
+        if self._since is None or outside.any():  # unsure, a jump or lost: box stays put
+            self.origin[:] = np.where(outside[:, None], np.nan, box)
+            self.moved[:] = 0
+            self._since = 0
+            self._detected = True  # the box is where the animal is taken to be now
+            return self.origin.copy()
+        self._since += 1
+        return box
+
     def _detect(self, frames: np.ndarray) -> None:
         self.detections += 1
         ((found, _scores),) = self.detector.detect(frames, max_animals=self.n_animals)
@@ -143,6 +185,20 @@ class Tracks(BoxSource):
                 self._last[i], self.step[i] = None, 0
             else:
                 self.origin[i] = found[int(j)]
+
+
+def _outside(boxes: np.ndarray, frames: np.ndarray) -> np.ndarray:
+    """Which boxes no longer overlap the frames' image (NaN rows: no)."""
+    height, width = frames.shape[1:3]
+    x, y, w, h = boxes.T
+    return (x + w <= 0) | (y + h <= 0) | (x >= width) | (y >= height)
+
+
+def _seed_rows(boxes, n_animals: int) -> np.ndarray:
+    rows = np.asarray(boxes, np.float64).reshape(-1, 4)
+    if len(rows) != n_animals:
+        raise ValueError(f"seed boxes need one row per animal ({n_animals}), got {len(rows)}")
+    return rows
 
 
 def assign(expected: np.ndarray, found: np.ndarray) -> np.ndarray:

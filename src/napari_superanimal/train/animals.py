@@ -1,9 +1,9 @@
 """Training on several animals: one top-down crop per labeled animal, as DeepLabCut trains.
 
 A round on a project with animals does not train on whole frames, where the other animals would
-be unlabeled "background". Every animal with at least :data:`MIN_POINTS` labeled or accepted
-points on a frame gives one sample: the 256x256 crop DeepLabCut's top-down pipeline feeds the
-network for a box around those points (their extent plus :data:`BOX_MARGIN` px a side, then
+be unlabeled "background". Every animal with at least two labeled or accepted points on a frame
+gives one sample: the 256x256 crop DeepLabCut's top-down pipeline feeds the network for a box
+around those points (:func:`~..model.boxes.animal_box`: their extent plus 20 px a side, then
 DeepLabCut's crop with context: :func:`~..model.preprocess.crop_with_context`), its keypoints
 moved into the crop. Memory replay is per animal: keypoints the user did not touch take that
 animal's stored prediction where it was confident, moved into the same crop.
@@ -28,12 +28,10 @@ from pathlib import Path
 import numpy as np
 
 from ..labels.model import UNIQUE
+from ..model.boxes import animal_box
 from ..model.inference import TOP_DOWN_SIZE
-from ..model.preprocess import crop_corners, crop_with_context
+from ..model.preprocess import crop_with_context
 from .samples import FrameLabels, frame_labels
-
-BOX_MARGIN = 20.0  # px added to each side of the box around an animal's labeled points
-MIN_POINTS = 2  # labeled or accepted points an animal needs on a frame to be cropped
 
 
 class CropFrames:
@@ -75,19 +73,6 @@ class AnimalCrops:
     labels: dict[int, FrameLabels]
     predictions: dict[int, np.ndarray]
     scales: dict[int, float]
-
-
-def animal_box(points: np.ndarray, size: tuple[int, int]) -> tuple[float, ...] | None:
-    """``(x, y, w, h)`` around ``(K, 2)`` points (NaN: none) plus :data:`BOX_MARGIN`, kept in
-    the ``(height, width)`` frame; None with fewer than :data:`MIN_POINTS` points."""
-    placed = points[np.isfinite(points).all(axis=1)]
-    if len(placed) < MIN_POINTS:
-        return None
-    height, width = size
-    x1, y1 = np.maximum(placed.min(axis=0) - BOX_MARGIN, 0)
-    x2, y2 = np.minimum(placed.max(axis=0) + BOX_MARGIN, (width - 1, height - 1))
-    box = (float(x1), float(y1), float(max(x2 - x1, 1.0)), float(max(y2 - y1, 1.0)))
-    return box if crop_corners(box, TOP_DOWN_SIZE) is not None else None
 
 
 def cut_animal_crops(session, folder: Path, frames=None) -> AnimalCrops:
