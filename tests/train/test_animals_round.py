@@ -74,3 +74,20 @@ def test_a_light_network_learns_the_crops_and_borrows_the_detector(mice):
     assert result.info["arch"] == "light_resnet18" and result.info["input_scale"] == 1.0
     assert result.estimator.top_down and result.estimator.detector.variant == MOBILENET
     assert mice.predict([3]).shape == (1, 2, 27, 3)
+
+
+def test_a_species_without_a_detector_trains_on_crops_and_follows_its_animals(mouse_video):
+    video, _ = mouse_video(n_frames=10, size=(128, 160), seed=4)
+    with Session.open(video, keypoints=("nose", "tail_base", "neck")) as session:
+        session.set_individuals(list(MICE))
+        for f in range(0, 10, 2):
+            for animal, points in (("mouse1", (NOSE1, TAIL1)), ("mouse2", (NOSE2, TAIL2))):
+                for name, (x, y) in zip(("nose", "tail_base"), points, strict=True):
+                    session.label(f, name, x + 2 * f, y, individual=animal)
+        result = session.finetune(steps=2, batch_size=2, jitter_frames=0)  # no model: light
+        assert result.info["top_down"] and "detector" not in result.info
+        assert session.model.top_down and session.model.detector is None
+        poses = session.predict([1, 2, 3])  # from frame 2's labels, back to 1 and on to 3
+        assert poses.shape == (3, 2, 3, 3)
+        reloaded = session.versions.load(result.version)
+        assert reloaded.top_down and reloaded.detector is None  # and so after reopening

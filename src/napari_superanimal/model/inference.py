@@ -67,6 +67,7 @@ class PoseEstimator:
         optimize: bool = False,
         input_scale: float = 1.0,
         detector=None,
+        crops: bool = False,
     ):
         if not 0 < input_scale <= 4:
             raise ValueError(f"input_scale must be in (0, 4], got {input_scale}")
@@ -84,12 +85,32 @@ class PoseEstimator:
         self.input_scale = float(input_scale)
         #: a :class:`~.detector.DetectorRef` (top-down: crops around its boxes) or None
         self.detector = detector
+        #: trained on crops around each animal (a round on several animals): it predicts
+        #: top-down, on its detector's boxes or, without one, on boxes tracked from seeds
+        self.crops = bool(crops) or detector is not None
         self._fast: torch.nn.Module | None = None
 
     @property
     def top_down(self) -> bool:
-        """Whether predictions crop around a detector's boxes by default."""
-        return self.detector is not None
+        """Whether predictions crop around the animals' boxes by default (its detector's, or
+        tracked from where the animals are known: :class:`~.tracking.Tracks`)."""
+        return self.crops
+
+    def tracks(self, n_animals: int, seeds=None, every: int | None = None):
+        """:class:`~.tracking.Tracks` for this model: its detector's (every ``every`` frames,
+        default the detector's), seeded by ``seeds`` ``{frame: (n_animals, 4)}`` where given;
+        seeds alone without a detector."""
+        from .tracking import Tracks
+
+        if self.detector is None:
+            if not seeds:
+                raise ValueError(
+                    f"{self.name} sees animals in boxes and has no detector: draw a box around "
+                    "each animal, or label them on a frame"
+                )
+            return Tracks(None, n_animals, seeds=seeds)
+        detector = self.detector.load(self.device)
+        return Tracks(detector, n_animals, every=every or self.detector.every, seeds=seeds)
 
     def box_source(self, boxes=None, video: bool = False) -> BoxSource | None:
         """What ``boxes`` means for this model: None, the model's own (its detector's best
@@ -98,14 +119,13 @@ class PoseEstimator:
         region ``(x, y, w, h)``; or a :class:`~.boxes.BoxSource`. None from here: whole
         frames."""
         if boxes is None:
-            if self.detector is None:
+            if not self.top_down:
                 return None
-            detector = self.detector.load(self.device)
             if video:
-                from .tracking import Tracks
-
-                return Tracks(detector, 1, every=self.detector.every)
-            return DetectorBoxes(detector)
+                return self.tracks(1)
+            if self.detector is None:
+                self.tracks(1)  # says why: no boxes to crop
+            return DetectorBoxes(self.detector.load(self.device))
         if isinstance(boxes, str):
             if boxes != FULL_FRAME:
                 raise ValueError(f"boxes={boxes!r}: give {FULL_FRAME!r}, a region or a source")
@@ -262,10 +282,7 @@ class PoseEstimator:
         if tracks is None:
             if self.detector is None:
                 raise ValueError(f"{self.name} has no detector: it cannot find several animals")
-            from .tracking import Tracks
-
-            detector = self.detector.load(self.device)
-            tracks = Tracks(detector, n_animals, every=every or self.detector.every)
+            tracks = self.tracks(n_animals, every=every)
         return self._follow(video, frames, 1, progress, tracks)
 
     def _follow(self, video, frames, batch_size, progress, boxes) -> np.ndarray:
@@ -291,8 +308,9 @@ class PoseEstimator:
                 if boxes is None:
                     poses = self.predict(pixels, FULL_FRAME, batch_size=len(batch))[:, None]
                 else:
-                    if boxes.sequential and previous is not None and batch[0] != previous + 1:
-                        boxes.restart()  # a jump: the animal is not where it was
+                    if boxes.sequential and previous is not None and abs(batch[0] - previous) != 1:
+                        boxes.restart()  # a jump: the animal is not where it was (tracks run
+                        # forwards or backwards in time)
                     previous = int(batch[-1])
                     boxes.seek(int(batch[0]))
                     found = np.asarray(boxes.boxes(pixels)).reshape(len(batch), -1, 4)
@@ -333,10 +351,12 @@ def estimator_from_snapshot(
     input_scale: float = 1.0,
     device: str = "auto",
     detector=None,
+    crops: bool = False,
 ) -> PoseEstimator:
     """A :class:`PoseEstimator` for a snapshot of a known architecture and keypoint set (a
     version trained in a project, or a training round's base model); ``detector`` (a
-    :class:`~.detector.DetectorRef`) makes it top-down."""
+    :class:`~.detector.DetectorRef`) or ``crops`` (trained on animals' crops) make it
+    top-down."""
     names = tuple(keypoints)
     network = build_network(arch, len(names))
     load_snapshot(path, network)
@@ -348,6 +368,7 @@ def estimator_from_snapshot(
         weights=path,
         input_scale=input_scale,
         detector=detector,
+        crops=crops,
     )
 
 

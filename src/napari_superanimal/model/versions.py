@@ -78,6 +78,7 @@ class ModelVersions:
             input_scale=info.get("input_scale", 1.0),
             device=device,
             detector=_detector(info.get("detector")),
+            crops=bool(info.get("top_down")),
         )
 
 

@@ -340,15 +340,18 @@ class Session:
         """Predict ``frames`` (default: all) with the model; stored in the project at once.
 
         ``boxes``: the model's own (None: a SuperAnimal model's detector, else whole frames),
-        ``"frame"``, a region ``(x, y, w, h)`` the user drew, or a
+        ``"frame"``, a region ``(x, y, w, h)`` the user drew, boxes drawn around the animals
+        ``{frame: (A, 4)}`` (one row per animal, NaN: not drawn), or a
         :class:`~napari_superanimal.model.boxes.BoxSource`. Safe to call from a worker thread
         while the GUI thread reads and edits.
 
         In a project with several animals a model with a detector finds each of them (up to
         :attr:`individuals`), follows them from frame to frame and keeps each animal's identity
-        from the frame before (or after) the ones predicted, where the model predicted it;
-        other boxes find one animal, stored as ``individual``'s (default: the first). Returns
-        what :meth:`all_predictions` holds for ``frames``.
+        from the frame before (or after) the ones predicted, where the model predicted it. A
+        network trained here on the animals' crops without a detector follows each animal from
+        where it is known (drawn boxes, labels, the frame before: :mod:`.seeds`). Other boxes
+        find one animal, stored as ``individual``'s (default: the first). Returns what
+        :meth:`all_predictions` holds for ``frames``.
         """
         model = self._model
         if model is None:
@@ -360,9 +363,15 @@ class Session:
         if not indices:
             return np.empty((0, *self._pred.shape[1:]), np.float32)
         names = self.individuals
-        if names and boxes is None and model.top_down:
-            poses = model.predict_animals(self.video, len(names), indices, progress=progress)
-            poses = self._keep_identities(indices, poses)
+        drawn = boxes if isinstance(boxes, dict) else None
+        if (
+            model.top_down
+            and (boxes is None or drawn is not None)
+            and (names or drawn or not model.detector)
+        ):
+            poses = self._predict_tracked(model, indices, drawn, progress)
+            if not names:
+                poses = poses[:, 0]
         else:
             poses = model.predict_video(
                 self.video, indices, batch_size=batch_size, progress=progress, boxes=boxes
@@ -372,6 +381,37 @@ class Session:
                 poses = in_animal_row(poses, len(names), row)
         if model is self._model:  # not replaced by another model meanwhile
             self.add_predictions(indices, poses)
+        return poses
+
+    def _predict_tracked(self, model, indices, drawn, progress) -> np.ndarray:
+        """``(N, A, K, 3)``: every animal followed through ``indices`` (its detector's, else
+        seeded where the animals are known, :mod:`.seeds`)."""
+        n = max(len(self.individuals), 1)
+        if model.detector is not None:
+            seeds = {int(f): b for f, b in (drawn or {}).items()}
+            tracks = model.tracks(n, seeds=seeds)
+            poses = model.predict_animals(self.video, n, indices, progress=progress, tracks=tracks)
+            return poses if seeds else self._keep_identities(indices, poses)
+        from .seeds import seeded_runs
+
+        runs = seeded_runs(self, indices, drawn)
+        at = {f: i for i, f in enumerate(indices)}
+        poses = np.full((len(indices), n, len(self.keypoints), 3), np.nan, np.float32)
+        done, total = 0, sum(len(run) for run, _ in runs)
+        for run, seeds in runs:
+            try:
+                tracks = model.tracks(n, seeds=seeds)
+            except ValueError as err:
+                raise SessionError(str(err)) from None
+
+            def step(k, _total, before=done):
+                if progress is not None:
+                    progress(before + k, total)
+
+            found = model.predict_animals(self.video, n, run, progress=step, tracks=tracks)
+            for f, pose in zip(run, found, strict=True):
+                poses[at[f]] = pose
+            done += len(run)
         return poses
 
     def _keep_identities(self, frames: list[int], poses: np.ndarray) -> np.ndarray:

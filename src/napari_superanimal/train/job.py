@@ -97,6 +97,7 @@ class BaseModel:
     weights: Path | None = None
     state: dict | None = None
     detector: object = None  # its DetectorRef: it predicts top-down
+    crops: bool = False  # trained on animals' crops: it predicts top-down, with or without one
 
     @classmethod
     def of(cls, estimator, version: str) -> BaseModel:
@@ -109,6 +110,7 @@ class BaseModel:
             estimator.weights,
             state,
             estimator.detector,
+            estimator.crops,
         )
 
     def load(self, device: str = "auto"):
@@ -124,6 +126,7 @@ class BaseModel:
                 input_scale=self.input_scale,
                 device=device,
                 detector=self.detector,
+                crops=self.crops,
             )
         network = build_network(self.arch, len(self.keypoints))
         network.load_state_dict(self.state, strict=True)
@@ -134,6 +137,7 @@ class BaseModel:
             self.version,
             input_scale=self.input_scale,
             detector=self.detector,
+            crops=self.crops,
         )
 
 
@@ -266,9 +270,11 @@ def prepare_round(session, *, adaptation: Adaptation | None = None, extra_info=N
 
 
 def _prepare_animals_round(session, settings, adaptation, extra_info) -> RoundJob:
-    """A round on several animals' crops (see :mod:`.animals`): it needs a model with a
-    detector, which the new version keeps to find the animals it was trained on; it trains
-    that model, or a new ``arch`` network (a light one learns the crops from scratch)."""
+    """A round on several animals' crops (see :mod:`.animals`). It trains the session's model,
+    or a new ``arch`` network (a light one learns the crops from scratch; so does a project
+    without a model). The new version predicts top-down: it keeps its base model's detector
+    to find the animals, or, for a species without one, follows them from where they are
+    known (drawn boxes, labels: :class:`~..model.tracking.Tracks` seeds)."""
     import dataclasses
 
     from .animals import cut_animal_crops
@@ -276,16 +282,12 @@ def _prepare_animals_round(session, settings, adaptation, extra_info) -> RoundJo
     model, version = session.model, session.model_version
     if adaptation is not None:
         raise TrainingError("adapting to a video of several animals is not built yet")
-    if model is None or not model.top_down:
-        raise TrainingError(
-            "several animals train top-down, from a model whose detector finds them: choose "
-            "a SuperAnimal model (with its detector) first"
-        )
     crops = cut_animal_crops(session, session.project.folder / "models" / ".crops", settings.frames)
     check_enough_frames(len(crops.labels))
-    base = None  # a new network (``arch``) learns the crops from scratch
-    if settings.arch is None:  # the model itself, on crops (no boxes: a crop is its input)
-        base = dataclasses.replace(BaseModel.of(model, version), detector=None)
+    base = None  # a new network (``arch``, default a light one) learns the crops from scratch
+    if settings.arch is None and model is not None:  # the model itself, on crops (no boxes:
+        # a crop is its input)
+        base = dataclasses.replace(BaseModel.of(model, version), detector=None, crops=False)
     settings.frames = None  # the crops are the frames now
     needed = sorted(crops.labels) if settings.replay else []
     info = {
@@ -311,7 +313,7 @@ def _prepare_animals_round(session, settings, adaptation, extra_info) -> RoundJo
         crop_frames=list(crops.frames),
         crop_scales=dict(crops.scales),
         source_size=tuple(session.video.shape[1:3]),
-        detector=model.detector,
+        detector=None if model is None else model.detector,
     )
 
 
@@ -334,6 +336,7 @@ def commit_round(session, outcome: RoundOutcome):
     if outcome.detector is not None:  # it finds its animals as its base model did
         info["detector"] = detector_record(outcome.detector)
         trained.detector = outcome.detector
+    trained.crops = bool(info.get("top_down"))  # without a detector: tracked from seeds
     estimator = trained.load(session.model.device if session.model is not None else "auto")
     estimator.weights = session.versions.save(version, estimator.network, info)
     return RoundResult(version, estimator, info)
