@@ -52,6 +52,11 @@ class SessionError(SuperAnimalError, ValueError):
     """An edit or request that does not fit this session (unknown keypoint, frame, ...)."""
 
 
+class AnimalsUnknownError(SessionError):
+    """A network that sees animals in boxes has no detector, and nothing says where they are
+    yet (no box drawn, no label): the user has to show it."""
+
+
 # -- models ----------------------------------------------------------------------------------
 class WeightsNotFoundError(SuperAnimalError, FileNotFoundError):
     """Weights are neither on disk nor downloadable; the message says how to get them."""

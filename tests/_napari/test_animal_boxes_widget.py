@@ -58,3 +58,31 @@ def test_the_animal_comes_from_the_detector_a_drawn_box_or_the_whole_frame(
     whole = model.predict(pixels)[0]
     qtbot.waitUntil(lambda: _shows(session, FRAME, whole), timeout=180_000)
     session.close()
+
+
+def test_boxes_drawn_around_animals_seed_each_one_on_its_frame(mouse_video, show, qtbot, tmp_path):
+    """A species without a detector: each rectangle belongs to the animal chosen in the dock
+    and the frame it was drawn on; that animal is followed from there."""
+    from napari_superanimal.model.inference import PoseEstimator
+    from napari_superanimal.model.networks import build_network
+
+    keypoints = ("nose", "tail_base", "neck")
+    path, _ = mouse_video(n_frames=6, size=(128, 160))
+    network = build_network("light_resnet18", len(keypoints))
+    model = PoseEstimator(network, keypoints, "cpu", "crops-net", crops=True)
+    session = Session.open(open_video(path, convert=False), model=model, keypoints=keypoints)
+    session.set_individuals(["mouse1", "mouse2"])
+    widget = show(session, frame=FRAME)
+    widget._on_animal_chosen("mouse2")
+    widget.model_choice.boxes.value = DRAWN_BOX
+    layer = widget.viewer.layers[BOX_LAYER]
+    layer.add_rectangles(np.array([[20.0, 30.0], [90.0, 120.0]]))  # (row, column) corners
+    assert layer.features["individual"].tolist() == ["mouse2"]
+    assert layer.features["frame"].tolist() == [FRAME]
+    pixels = session.video.read_frame(FRAME)[None]
+    expected = model.predict(pixels, boxes=np.array([[30.0, 20.0, 90.0, 70.0]]))[0]
+    qtbot.waitUntil(lambda: session.prediction(FRAME, "mouse2") is not None, timeout=120_000)
+    np.testing.assert_allclose(session.prediction(FRAME, "mouse2"), expected, atol=1e-4)
+    assert np.isnan(session.all_predictions()[FRAME, 0, :, :2]).all()  # not drawn nor labeled
+    widget.viewer.screenshot(str(tmp_path / "drawn_animals.png"), canvas_only=False)
+    session.close()

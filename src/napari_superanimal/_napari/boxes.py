@@ -7,6 +7,11 @@ faster). ``a box I draw`` crops around the first rectangle of the ``animal box``
 on every frame (for species without a detector, or when the detector misses); ``the whole
 frame`` feeds the network whole frames. Versions trained in the project predict whole frames
 unless a box is drawn.
+
+In a project with several animals each rectangle belongs to the animal chosen in the dock when
+it was drawn (its name is written beside it): the animals drawn start there and are followed
+from frame to frame (:meth:`Session.predict <napari_superanimal.session.Session.predict>`'s
+drawn boxes), the others from their labels.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ class AnimalBoxes:
         self.viewer = viewer
         self.combo = combo
         self.drawn_changed = None  # called when the user draws, moves or deletes the box
+        self.active_individual = lambda: None  # the animal chosen in the dock (set by it)
+        self.current_frame = lambda: 0  # the frame in view (set by the dock)
         self._watched = None
 
     @property
@@ -64,11 +71,24 @@ class AnimalBoxes:
         layer = self.layer()
         if layer is None or not len(layer.data):
             return None
-        corners = np.asarray(layer.data[0])[:, -2:]  # (row, column) of each vertex
-        (y0, x0), (y1, x1) = corners.min(axis=0), corners.max(axis=0)
-        if x1 - x0 < 1 or y1 - y0 < 1:
+        return _box(layer.data[0])
+
+    def drawn_animals(self, names) -> dict[int, np.ndarray] | None:
+        """``{frame: (len(names), 4)}``: the rectangles drawn around animals, by the frame they
+        were drawn on (NaN rows: animals not drawn there); None when none names an animal."""
+        layer = self.layer()
+        if layer is None or not len(layer.data) or "individual" not in layer.features:
             return None
-        return float(x0), float(y0), float(x1 - x0), float(y1 - y0)
+        seeds: dict[int, np.ndarray] = {}
+        features = layer.features
+        for shape, owner, frame in zip(
+            layer.data, features["individual"], features["frame"], strict=True
+        ):
+            box = _box(shape)
+            if owner in names and box is not None:
+                rows = seeds.setdefault(int(frame), np.full((len(names), 4), np.nan))
+                rows[list(names).index(owner)] = box
+        return seeds or None
 
     def layer(self):
         """The ``animal box`` Shapes layer (made here or by the user), watched for edits."""
@@ -95,5 +115,32 @@ class AnimalBoxes:
         return layer
 
     def _on_data(self, event=None) -> None:
+        self._name_new_boxes()
         if self.wants_drawn_box and self.drawn_changed is not None:
             self.drawn_changed()
+
+    def _name_new_boxes(self) -> None:
+        """Rectangles drawn without an animal take the one chosen in the dock, and the frame
+        in view: they say where that animal is on that frame."""
+        layer, animal = self._watched, self.active_individual()
+        if layer is None or animal is None or not len(layer.data):
+            return
+        features = layer.features
+        n = len(layer.data)
+        owners = features["individual"].tolist() if "individual" in features else [None] * n
+        frames = features["frame"].tolist() if "frame" in features else [None] * n
+        new = [i for i in range(n) if not isinstance(owners[i], str) or not owners[i]]
+        if not new:
+            return
+        for i in new:
+            owners[i], frames[i] = animal, self.current_frame()
+        layer.features = {"individual": owners, "frame": frames}
+        layer.text = {"string": "{individual}", "color": "yellow", "anchor": "upper_left"}
+
+
+def _box(shape) -> tuple[float, float, float, float] | None:
+    corners = np.asarray(shape)[:, -2:]  # (row, column) of each vertex
+    (y0, x0), (y1, x1) = corners.min(axis=0), corners.max(axis=0)
+    if x1 - x0 < 1 or y1 - y0 < 1:
+        return None
+    return float(x0), float(y0), float(x1 - x0), float(y1 - y0)

@@ -115,7 +115,9 @@ class SuggestionTimeline(QWidget):
                 self._show(session, _compute(session, *asked))
             else:
                 worker = create_worker(
-                    lambda: (session, _compute(session, *asked)), _start_thread=False
+                    lambda: (session, _compute(session, *asked)),
+                    _start_thread=False,
+                    _ignore_errors=True,
                 )
                 worker.returned.connect(self._computed)
                 worker.errored.connect(self._compute_failed)
@@ -143,7 +145,9 @@ class SuggestionTimeline(QWidget):
             self.canvas.draw_idle()
             return
         self.status.setText("reading frame thumbnails...")
-        worker = create_worker(lambda: (session, session.thumbnails()), _start_thread=False)
+        worker = create_worker(
+            lambda: (session, session.thumbnails()), _start_thread=False, _ignore_errors=True
+        )
         # bound methods, not lambdas: Qt drops them if the dock is gone when the worker ends
         worker.returned.connect(self._thumbnails_done)
         worker.errored.connect(self._thumbnails_failed)

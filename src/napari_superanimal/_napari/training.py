@@ -205,7 +205,9 @@ class TrainingPanel(QGroupBox):
         self.status.setText("saving the new model version...")
         from ..train.job import commit_round
 
-        self.worker = create_worker(commit_round, self.widget.session, outcome, _start_thread=False)
+        self.worker = create_worker(
+            commit_round, self.widget.session, outcome, _start_thread=False, _ignore_errors=True
+        )
         self.worker.returned.connect(self._done)
         self.worker.errored.connect(self._failed)
         self.worker.start()

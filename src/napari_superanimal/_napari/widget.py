@@ -33,14 +33,14 @@ from qtpy.QtWidgets import (
     QWidget,
 )
 
-from ..errors import SuperAnimalError
+from ..errors import AnimalsUnknownError, SuperAnimalError
 from ..labels.model import UNIQUE
 from ..session import Session
 from ..zoo import KEYPOINT_SETS
 from .animals import AnimalPanel
 from .boxes import BOX_LAYER, AnimalBoxes, zoo_dataset
 from .conversion import ConversionPanel
-from .forms import NO_MODEL, ZOO_CHOICES, export_form, model_form
+from .forms import DRAWN_BOX, NO_MODEL, ZOO_CHOICES, export_form, model_form
 from .overlay import KeypointsOverlay
 from .reader import VIDEO_KEY
 from .relay import Relay
@@ -78,6 +78,7 @@ class LabelingWidget(QWidget):
         self.video_layer = None
         self._owns_session = False  # opened from a layer here (closed here), or handed in
         self.worker = None  # the prediction worker
+        self._asked_for_animals = False  # told once how to show a detector-less model animals
         self.loader = None  # the worker loading a model
         self.warmer = None  # the worker importing the model and training code once
         self._wanted: int | None = None  # a frame to predict once the running worker is done
@@ -104,6 +105,10 @@ class LabelingWidget(QWidget):
         self.model_choice.model.changed.connect(self._on_model_chosen)
         self.animal = AnimalBoxes(self.viewer, self.model_choice.boxes)
         self.animal.drawn_changed = lambda: self.request_prediction(self.frame, force=True)
+        self.animal.active_individual = lambda: (
+            None if self.overlay is None else self.overlay.active_individual
+        )
+        self.animal.current_frame = lambda: self.frame
         self.model_choice.boxes.changed.connect(self._on_boxes_chosen)
         self.model_status = QLabel("")
         self.conversion = ConversionPanel(self._use_conversion)
@@ -428,7 +433,7 @@ class LabelingWidget(QWidget):
 
             model.detector = None if detector is None else DetectorRef.resolve(dataset, detector)
 
-        self.loader = create_worker(swap, _start_thread=False)
+        self.loader = create_worker(swap, _start_thread=False, _ignore_errors=True)
         self.loader.returned.connect(lambda _: self._boxes_swapped())
         self.loader.errored.connect(self._model_failed)
         self.loader.start()
@@ -458,7 +463,7 @@ class LabelingWidget(QWidget):
                 except SuperAnimalError as err:
                     self._model_failed(err)
 
-        self.loader = create_worker(load, _start_thread=False)
+        self.loader = create_worker(load, _start_thread=False, _ignore_errors=True)
         self.loader.returned.connect(done)
         self.loader.errored.connect(self._model_failed)
         self.loader.start()
@@ -667,6 +672,8 @@ class LabelingWidget(QWidget):
             self._wanted, self._wanted_again = frame, force or self._wanted_again
             return
         boxes = self.animal.boxes()
+        if self.animal.wants_drawn_box and session.individuals:  # a box per animal drawn
+            boxes = self.animal.drawn_animals(session.individuals)
         if self.animal.wants_drawn_box and boxes is None:
             if force:
                 self.animal.ask_for_box()
@@ -683,7 +690,7 @@ class LabelingWidget(QWidget):
         def run():  # a drawn box holds the animal chosen in the dock
             return session.predict(frames, batch_size=len(frames), boxes=boxes, individual=animal)
 
-        self.worker = create_worker(run, _start_thread=False)
+        self.worker = create_worker(run, _start_thread=False, _ignore_errors=True)
         self.worker.returned.connect(lambda _: self._prediction_done(frames))
         self.worker.errored.connect(self._prediction_failed)
         self.worker.start()
@@ -701,9 +708,19 @@ class LabelingWidget(QWidget):
 
     def _prediction_failed(self, err: Exception) -> None:
         self.worker = None
+        wanted, again = self._wanted, self._wanted_again
         self._wanted, self._wanted_again = None, False
         self._refresh = []
-        show_error(str(err) if isinstance(err, SuperAnimalError) else f"prediction failed: {err!r}")
+        if isinstance(err, AnimalsUnknownError):  # not a fault: the user has to show them
+            if not self._asked_for_animals:
+                show_info(f"{err}: choose 'Animal from: {DRAWN_BOX}'")
+                self._asked_for_animals = True
+        else:
+            show_error(
+                str(err) if isinstance(err, SuperAnimalError) else f"prediction failed: {err!r}"
+            )
+        if wanted is not None and again:  # asked for since (a box drawn): not lost
+            self.request_prediction(wanted, force=True)
 
 
 def _import_model_and_training_code() -> None:

@@ -85,16 +85,16 @@ class PoseEstimator:
         self.input_scale = float(input_scale)
         #: a :class:`~.detector.DetectorRef` (top-down: crops around its boxes) or None
         self.detector = detector
-        #: trained on crops around each animal (a round on several animals): it predicts
-        #: top-down, on its detector's boxes or, without one, on boxes tracked from seeds
-        self.crops = bool(crops) or detector is not None
+        #: trained here on crops around each animal (a round on several animals): it predicts
+        #: top-down even without a detector, on boxes tracked from seeds
+        self.crops = bool(crops)
         self._fast: torch.nn.Module | None = None
 
     @property
     def top_down(self) -> bool:
         """Whether predictions crop around the animals' boxes by default (its detector's, or
         tracked from where the animals are known: :class:`~.tracking.Tracks`)."""
-        return self.crops
+        return self.detector is not None or self.crops
 
     def tracks(self, n_animals: int, seeds=None, every: int | None = None):
         """:class:`~.tracking.Tracks` for this model: its detector's (every ``every`` frames,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import SessionError
+from ..errors import AnimalsUnknownError, SessionError
 from ..labels.model import ONE_ANIMAL, UNIQUE, FramePoint, Point, PointKind
 from ..labels.predictions import in_animal_row
 from ..labels.project import Project, project_folder
@@ -364,11 +364,8 @@ class Session:
             return np.empty((0, *self._pred.shape[1:]), np.float32)
         names = self.individuals
         drawn = boxes if isinstance(boxes, dict) else None
-        if (
-            model.top_down
-            and (boxes is None or drawn is not None)
-            and (names or drawn or not model.detector)
-        ):
+        own = boxes is None and model.top_down and bool(names or model.detector is None)
+        if drawn is not None or own:
             poses = self._predict_tracked(model, indices, drawn, progress)
             if not names:
                 poses = poses[:, 0]
@@ -402,7 +399,7 @@ class Session:
             try:
                 tracks = model.tracks(n, seeds=seeds)
             except ValueError as err:
-                raise SessionError(str(err)) from None
+                raise AnimalsUnknownError(str(err)) from None
 
             def step(k, _total, before=done):
                 if progress is not None:
