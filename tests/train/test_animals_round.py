@@ -91,3 +91,26 @@ def test_a_species_without_a_detector_trains_on_crops_and_follows_its_animals(mo
         assert poses.shape == (3, 2, 3, 3)
         reloaded = session.versions.load(result.version)
         assert reloaded.top_down and reloaded.detector is None  # and so after reopening
+
+
+def test_adaptation_pseudo_labels_every_animal_the_model_found(mouse_video):
+    from napari_superanimal.train.job import TrainingError
+
+    video, _ = mouse_video(n_frames=10, size=(128, 160), seed=4)
+    with Session.open(video, keypoints=("nose", "tail_base", "neck")) as session:
+        session.set_individuals(list(MICE))
+        for f in (0, 4):
+            for animal, points in (("mouse1", (NOSE1, TAIL1)), ("mouse2", (NOSE2, TAIL2))):
+                for name, (x, y) in zip(("nose", "tail_base"), points, strict=True):
+                    session.label(f, name, x + 2 * f, y, individual=animal)
+        session.finetune(steps=2, batch_size=2, jitter_frames=0)
+        with pytest.raises(TrainingError, match="predict the video first"):
+            session.adapt(every=2, steps=2, pseudo_threshold=0.0, jitter_frames=0)
+        session.predict()  # every animal followed from its labels
+        result = session.adapt(every=2, steps=2, pseudo_threshold=0.0, jitter_frames=0)
+        info = result.info
+        assert info["adapted"] and info["top_down"]
+        # frames 2, 6 and 8: both mice pseudo-labeled; 0 and 4 train on the user's labels
+        assert info["pseudo_frames"][session.video_key] == [2, 6, 8]
+        assert info["animals_trained"] == list(MICE)
+        assert session.model.top_down and session.predict([5]).shape == (1, 2, 3, 3)

@@ -22,7 +22,7 @@ Example::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -73,17 +73,42 @@ class AnimalCrops:
     labels: dict[int, FrameLabels]
     predictions: dict[int, np.ndarray]
     scales: dict[int, float]
+    pseudo: list[int] = field(default_factory=list)  # crops of animals nobody labeled there
 
 
-def cut_animal_crops(session, folder: Path, frames=None) -> AnimalCrops:
+def cut_animal_crops(
+    session, folder: Path, frames=None, pseudo_frames=(), threshold: float = 0.0
+) -> AnimalCrops:
     """One crop per labeled animal on ``session``'s labeled frames (``frames`` limits them),
-    written under ``folder``; see the module docstring. Returns :class:`AnimalCrops`."""
+    written under ``folder``; see the module docstring. Video adaptation adds one crop per
+    animal the model found on ``pseudo_frames`` (at least two stored keypoints scoring
+    ``threshold``; the box around those) where the user has no point of it: its pseudo-label
+    is that prediction, moved into the crop. Returns :class:`AnimalCrops`."""
     wanted = session.labeled_frames()
     if frames is not None:
         wanted = sorted(set(wanted) & set(frames))
     names = session.keypoints
     size = tuple(session.video.shape[1:3])
     crops, out = [], AnimalCrops(Path(), [], [], {}, {}, {})
+    for frame in pseudo_frames:
+        touched = session.animals(frame)
+        for animal, pred in session.animal_predictions(frame).items():
+            sure = pred[:, 2] >= threshold
+            box = (
+                None
+                if animal in touched
+                else animal_box(np.where(sure[:, None], pred[:, :2], np.nan), size)
+            )
+            if box is None:
+                continue
+            crop, transform = crop_with_context(session.read_frame(frame), box, TOP_DOWN_SIZE)
+            index = len(crops)
+            crops.append(crop)
+            out.predictions[index] = transform.to_crop(pred).astype(np.float32)
+            out.scales[index] = float(transform.scale_x)
+            out.frames.append(frame)
+            out.animals.append(animal)
+            out.pseudo.append(index)
     for frame in wanted:
         animals = session.animals(frame)
         pixels = None

@@ -120,7 +120,7 @@ def pseudo_labels(job: RoundJob, samples: list[Sample]) -> tuple[list[Sample], i
         "adapted": True,
         "pseudo_threshold": a.threshold,
         "pseudo_every": a.every,
-        "pseudo_frames": {job.video_key: [p.frame for p in pseudo]},
+        "pseudo_frames": {job.video_key: _frames(job, pseudo)},
         "pseudo_keypoints": int(sum(p.visible.sum() for p in pseudo)),
         "epochs": a.epochs,
     }

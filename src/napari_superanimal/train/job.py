@@ -280,16 +280,30 @@ def _prepare_animals_round(session, settings, adaptation, extra_info) -> RoundJo
     from .animals import cut_animal_crops
 
     model, version = session.model, session.model_version
-    if adaptation is not None:
-        raise TrainingError("adapting to a video of several animals is not built yet")
-    crops = cut_animal_crops(session, session.project.folder / "models" / ".crops", settings.frames)
-    check_enough_frames(len(crops.labels))
+    folder = session.project.folder / "models" / ".crops"
+    if adaptation is None:
+        crops = cut_animal_crops(session, folder, settings.frames)
+        check_enough_frames(len(crops.labels))
+    else:  # pseudo-labels: every animal the model found surely on the sampled frames
+        crops = cut_animal_crops(
+            session, folder, settings.frames, adaptation.frames, adaptation.threshold
+        )
+        if not crops.pseudo:
+            Path(crops.path).unlink(missing_ok=True)
+            raise TrainingError(
+                f"no animal has 2 keypoints scoring {adaptation.threshold} or more in the "
+                f"predictions of the {len(adaptation.frames)} sampled frames (every "
+                f"{adaptation.every}th): predict the video first"
+            )
+        adaptation = dataclasses.replace(adaptation, frames=list(crops.pseudo))
     base = None  # a new network (``arch``, default a light one) learns the crops from scratch
     if settings.arch is None and model is not None:  # the model itself, on crops (no boxes:
         # a crop is its input)
         base = dataclasses.replace(BaseModel.of(model, version), detector=None, crops=False)
     settings.frames = None  # the crops are the frames now
     needed = sorted(crops.labels) if settings.replay else []
+    if adaptation is not None:
+        needed = sorted(set(needed) | set(crops.pseudo))
     info = {
         "top_down": True,
         "animal_crops": len(crops.labels),
@@ -308,6 +322,7 @@ def _prepare_animals_round(session, settings, adaptation, extra_info) -> RoundJo
         jitter_at=[],
         settings=settings,
         base=base,
+        adaptation=adaptation,
         extra_info=info,
         crops=str(crops.path),
         crop_frames=list(crops.frames),
