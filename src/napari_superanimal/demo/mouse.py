@@ -76,6 +76,12 @@ def render_frame(
 ) -> np.ndarray:
     """Draw the mouse described by keypoints ``kp`` on a copy of ``floor``."""
     img = floor.copy()
+    draw_mouse(img, kp, heading, scale)
+    return finish_frame(img, rng)
+
+
+def draw_mouse(img: np.ndarray, kp: np.ndarray, heading: float, scale: float) -> None:
+    """Draw a mouse (keypoints ``kp``, facing ``heading``) on the float image ``img``."""
     h, w = img.shape[:2]
     b = _BODY * scale
     rot = -heading  # skimage's ellipse rotation is counter-clockwise in (row, col)
@@ -99,6 +105,10 @@ def render_frame(
             img[r2, cc[ok]] = (
                 img[r2, cc[ok]] * (1 - val[ok, None]) + np.array([150, 110, 110]) * val[ok, None]
             )
+
+
+def finish_frame(img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """The camera's blur and noise on a drawn float image; uint8."""
     img = ndimage.gaussian_filter(img.astype(np.float32), sigma=(0.7, 0.7, 0))
     img += rng.normal(0, 3.0, img.shape)
     return np.clip(img, 0, 255).astype(np.uint8)
