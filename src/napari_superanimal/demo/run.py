@@ -18,6 +18,9 @@ under Xvfb (``demo-output/screenshot.png``) or, with a display, opens napari on 
 If SuperAnimal TopViewMouse weights are in the local cache, they make a first prediction too and
 the report says so.
 
+``animals=2`` (or 3) runs the same loop on mice whose paths cross (:mod:`.crossing`) and
+adds each round's identity switches to the report.
+
 Example::
 
     report = run_demo("demo-output", n_frames=300, seed=0)
@@ -59,11 +62,26 @@ def run_demo(
     n_frames: int = 300,
     seed: int = 0,
     rounds: tuple[dict, dict] = ROUNDS,
+    animals: int = 1,
 ) -> dict:
     """Run the loop headless; returns the report (also written as ``report.json``).
-    ``rounds``: the settings of the two fine-tuning rounds (see ``Session.finetune``)."""
+    ``rounds``: the settings of the two fine-tuning rounds (see ``Session.finetune``);
+    ``animals``: 2 or 3 runs it on mice that cross (:mod:`.crossing`)."""
     out = Path(out_dir).resolve()
     out.mkdir(parents=True, exist_ok=True)
+    if animals > 1:
+        from .crossing import run_crossing_demo
+
+        report = run_crossing_demo(
+            out, n_frames, animals, seed, rounds, DEMO_SIZE, FIRST_LABELS, CORRECTIONS
+        )
+        for row in report["errors"]:
+            print(
+                f"demo: {row['step']}: {row['identity_switches']} identity switches; on the "
+                f"frames nobody labeled, median {row['unlabeled_median_px']:.2f} px"
+            )
+        (out / "report.json").write_text(json.dumps(report, indent=2))
+        return report
     video_path = out / "synthetic_mouse.mp4"
     shutil.rmtree(out / "synthetic_mouse.superanimal", ignore_errors=True)
     times: dict[str, float] = {}
@@ -243,6 +261,11 @@ def _markdown(report: dict) -> str:
         f"{report['size'][1]}x{report['size'][0]}, {report['fps']:g} fps, seed {report['seed']})",
         f"- frame store: `{report['store']}`; project: `{report['project']}`",
         f"- keypoints: {', '.join(report['keypoints'])}",
+        *(
+            [f"- animals: {', '.join(report['animals'])} (their paths cross)"]
+            if "animals" in report
+            else []
+        ),
         "- SuperAnimal weights used: "
         + ("yes" if report["superanimal_weights"] else "no (none in the local cache)"),
         f"- frames labeled by the simulated user: {report['labeled_frames']}; "
@@ -257,15 +280,17 @@ def _markdown(report: dict) -> str:
         "",
         "Error against the truth on the frames nobody labeled:",
         "",
-        "| step | mean error (px) | median error (px) | round's test error (px) |",
-        "|---|---|---|---|",
+        "| step | mean error (px) | median error (px) | round's test error (px) |"
+        + (" identity switches (whole video) |" if "animals" in report else ""),
+        "|---|---|---|---|" + ("---|" if "animals" in report else ""),
     ]
     for e in report["errors"]:
         test = e.get("round_test_px")
         test = "-" if test is None else f"{test:.2f}"
+        switches = f" {e['identity_switches']} |" if "identity_switches" in e else ""
         lines.append(
             f"| {e['step']} | {e['unlabeled_mean_px']:.2f} | "
-            f"{e['unlabeled_median_px']:.2f} | {test} |"
+            f"{e['unlabeled_median_px']:.2f} | {test} |{switches}"
         )
     lines += ["", "Seconds: " + ", ".join(f"{k} {v}" for k, v in report["seconds"].items())]
     if report.get("screenshot"):

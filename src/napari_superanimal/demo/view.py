@@ -36,10 +36,11 @@ def build_viewer(video_path: Path, show: bool = True):
     session = Session.open(video_path)  # loads the trained model after the window: no crash
     show_session(session, viewer)
     truth = np.load(Path(video_path).with_suffix(".keypoints.npz"))["keypoints"]
-    t, k = truth.shape[:2]
-    frames = np.repeat(np.arange(t), k)
+    t = len(truth)
+    truth = truth.reshape(t, -1, 2)  # every mouse's keypoints in a row (crossing mice)
+    frames = np.repeat(np.arange(t), truth.shape[1])
     data = np.column_stack([frames, truth[..., 1].ravel(), truth[..., 0].ravel()])
-    names = np.tile(np.array(KEYPOINTS), t)
+    names = np.tile(np.array(KEYPOINTS), t * truth.shape[1] // len(KEYPOINTS))
     viewer.add_points(
         data,
         name="ground truth",
