@@ -84,9 +84,9 @@ def test_a_single_animal_project_gives_its_labels_to_the_first_animal(video_copy
     assert meta["individuals"] == ["mouse1", "mouse2"]
 
 
-def test_training_several_animals_without_a_detector_is_refused_in_one_line(mice):
-    mice.label(3, "nose", 10, 10, individual="mouse1")
-    with pytest.raises(SuperAnimalError, match="several animals train top-down.*detector") as err:
+def test_training_on_too_few_labeled_animals_is_refused_in_one_line(mice):
+    mice.label(3, "nose", 10, 10, individual="mouse1")  # one point: no box around the animal
+    with pytest.raises(SuperAnimalError, match="0 labeled animal.*2 points of an animal") as err:
         mice.finetune(steps=1)
     assert "\n" not in str(err.value) and mice.animals(3).keys() == {"mouse1"}
 

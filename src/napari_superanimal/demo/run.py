@@ -72,9 +72,7 @@ def run_demo(
     if animals > 1:
         from .crossing import run_crossing_demo
 
-        report = run_crossing_demo(
-            out, n_frames, animals, seed, rounds, DEMO_SIZE, FIRST_LABELS, CORRECTIONS
-        )
+        report = run_crossing_demo(out, n_frames, animals, seed, rounds, DEMO_SIZE)
         for row in report["errors"]:
             print(
                 f"demo: {row['step']}: {row['identity_switches']} identity switches; on the "
@@ -89,7 +87,28 @@ def run_demo(
     print(f"demo: generating a {n_frames}-frame synthetic top-view mouse video -> {video_path}")
     _, truth = make_mouse_video(video_path, n_frames=n_frames, size=DEMO_SIZE, seed=seed)
     times["generate"] = time.perf_counter() - t
+    video = ingest(video_path, times)
+    with Session.open(video, keypoints=KEYPOINTS) as session:
+        superanimal = _superanimal_predictions(session)
+        report = run_loop(session, truth, _correct, _row, rounds, seed, times)
+    if superanimal is not None:
+        unlabeled = np.array(report.pop("_unlabeled"))
+        row = _row("SuperAnimal TopViewMouse (local weights)", superanimal, truth, unlabeled)
+        report["errors"].insert(0, row)
+    report.pop("_unlabeled", None)
+    report.update(video=str(video_path), seed=seed, superanimal_weights=superanimal is not None)
+    report["out"] = str(out)
+    for row in report["errors"]:
+        print(
+            f"demo: {row['step']}: on the {report['unlabeled_frames']} frames nobody labeled, "
+            f"mean {row['unlabeled_mean_px']:.2f} px, median {row['unlabeled_median_px']:.2f} px"
+        )
+    (out / "report.json").write_text(json.dumps(report, indent=2))
+    return report
 
+
+def ingest(video_path: Path, times: dict):
+    """The video converted into its frame store, with a progress bar."""
     video = open_video(video_path, convert=False, overwrite=True)
     t = time.perf_counter()
     with frame_bar(len(video), "demo: ingest") as bar:
@@ -97,79 +116,69 @@ def run_demo(
             bar.update(done - bar.n)
     times["ingest"] = time.perf_counter() - t
     print(f"demo: store {video.store_path} ({len(video)} frames, {times['ingest']:.1f} s)")
+    return video
 
-    rows, chosen = [], {}
-    with Session.open(video, keypoints=KEYPOINTS) as session:
-        superanimal = _superanimal_predictions(session)
-        first = session.suggest(n=FIRST_LABELS)  # no model yet: frames unlike each other
-        chosen["round 1"] = {"frames": sorted(first), "how": "Suggestions (diversity: no model)"}
-        _correct(session, truth, first)
-        print(f"demo: the user labels {len(first)} suggested frames; fine-tuning a light network")
-        t = time.perf_counter()
-        r1 = _round(session, rounds[0], seed)
-        times["round 1"] = time.perf_counter() - t
-        poses1 = _predict_all(session, "demo: predict")
-        fixes = session.suggest(n=CORRECTIONS)  # low confidence, jumps, spread over looks
-        chosen["round 2"] = {
-            "frames": sorted(fixes),
-            "how": "Suggestions (combined: low confidence, temporal jumps, diversity)",
-        }
-        _correct(session, truth, fixes)
-        print(f"demo: the user corrects {len(fixes)} suggested frames; fine-tuning again")
-        t = time.perf_counter()
-        r2 = _round(session, rounds[1], seed)
-        times["round 2"] = time.perf_counter() - t
-        poses2 = _predict_all(session, "demo: predict again")
-        labeled = set(session.labeled_frames())
-        unlabeled = np.array([f for f in range(len(video)) if f not in labeled])
-        if superanimal is not None:
-            rows.append(
-                _row("SuperAnimal TopViewMouse (local weights)", superanimal, truth, unlabeled)
-            )
-        rows.append(
-            _row(
-                f"after round 1 ({r1.version}, {len(first)} labeled frames)",
-                poses1,
-                truth,
-                unlabeled,
-                r1,
-            )
-        )
-        rows.append(
-            _row(
-                f"after round 2 ({r2.version}, +{len(fixes)} corrected frames)",
-                poses2,
-                truth,
-                unlabeled,
-                r2,
-            )
-        )
-        counts = session.counts()
-        project = session.project.folder
-    report = {
-        "video": str(video_path),
+
+def run_loop(session: Session, truth, label, row, rounds, seed: int, times: dict) -> dict:
+    """The two rounds as a user runs them: Suggestions pick frames, ``label(session, truth,
+    frames)`` plays the user there, a round trains, every frame is predicted; then again with
+    frames to correct. ``row(step, poses, truth, unlabeled, result)`` measures each round.
+    Returns the report's common part."""
+    chosen = {}
+    first = session.suggest(n=FIRST_LABELS)  # no model yet: frames unlike each other
+    chosen["round 1"] = {"frames": sorted(first), "how": "Suggestions (diversity: no model)"}
+    label(session, truth, first)
+    print(f"demo: the user labels {len(first)} suggested frames; fine-tuning a light network")
+    t = time.perf_counter()
+    r1 = _round(session, rounds[0], seed)
+    times["round 1"] = time.perf_counter() - t
+    poses1 = _predict_all(session, "demo: predict")
+    fixes = session.suggest(n=CORRECTIONS)  # low confidence, jumps, (swaps,) diversity
+    how = (
+        "low confidence, temporal jumps, likely swaps, diversity"
+        if session.individuals
+        else ("low confidence, temporal jumps, diversity")
+    )
+    chosen["round 2"] = {"frames": sorted(fixes), "how": f"Suggestions (combined: {how})"}
+    label(session, truth, fixes)
+    print(f"demo: the user corrects {len(fixes)} suggested frames; fine-tuning again")
+    t = time.perf_counter()
+    r2 = _round(session, rounds[1], seed)
+    times["round 2"] = time.perf_counter() - t
+    poses2 = _predict_all(session, "demo: predict again")
+    labeled = set(session.labeled_frames())
+    unlabeled = np.array([f for f in range(len(session)) if f not in labeled])
+    rows = [
+        row(
+            f"after round 1 ({r1.version}, {len(first)} labeled frames)",
+            poses1,
+            truth,
+            unlabeled,
+            r1,
+        ),
+        row(
+            f"after round 2 ({r2.version}, +{len(fixes)} corrected frames)",
+            poses2,
+            truth,
+            unlabeled,
+            r2,
+        ),
+    ]
+    video = session.video
+    return {
         "frames": len(video),
         "size": list(video.shape[1:3]),
         "fps": video.fps,
-        "seed": seed,
         "store": str(video.store_path),
-        "project": str(project),
-        "keypoints": list(KEYPOINTS),
-        "superanimal_weights": superanimal is not None,
-        "labeled_frames": counts["touched"],
+        "project": str(session.project.folder),
+        "keypoints": list(session.keypoints),
+        "labeled_frames": session.counts()["touched"],
         "unlabeled_frames": len(unlabeled),
         "chosen": chosen,
         "errors": rows,
         "seconds": {k: round(v, 1) for k, v in times.items()},
-        "out": str(out),
+        "_unlabeled": unlabeled.tolist(),
     }
-    for row in rows:
-        print(
-            f"demo: {row['step']}: on the {len(unlabeled)} frames nobody labeled, mean "
-            f"{row['unlabeled_mean_px']:.2f} px, median {row['unlabeled_median_px']:.2f} px"
-        )
-    (out / "report.json").write_text(json.dumps(report, indent=2))
-    return report
 
 
 def _correct(session: Session, truth: np.ndarray, frames) -> None:

@@ -283,7 +283,12 @@ def _prepare_animals_round(session, settings, adaptation, extra_info) -> RoundJo
     folder = session.project.folder / "models" / ".crops"
     if adaptation is None:
         crops = cut_animal_crops(session, folder, settings.frames)
-        check_enough_frames(len(crops.labels))
+        if len(crops.labels) < 2:
+            Path(crops.path).unlink(missing_ok=True)
+            raise TrainingError(
+                f"{len(crops.labels)} labeled animal(s) to train on: place at least 2 points of "
+                "an animal on each of 2 frames first"
+            )
     else:  # pseudo-labels: every animal the model found surely on the sampled frames
         crops = cut_animal_crops(
             session, folder, settings.frames, adaptation.frames, adaptation.threshold
