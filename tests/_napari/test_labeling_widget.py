@@ -421,9 +421,12 @@ def test_closing_the_session_while_a_prediction_runs_lets_it_finish_first(predic
     assert session.closed and widget.session is None and widget.worker is None
     assert widget.overlay is None and "open a video" in widget.project_label.text()
     with Session.open(open_video(session.video.source_path, convert=False)) as again:
-        predicted = [
-            f
+        stored = {
+            f: again.project.frame_predictions(again.video_key, f, model.name)
             for f in range(len(again))
-            if again.project.frame_predictions(again.video_key, f, model.name) is not None
-        ]
-    assert predicted == list(range(predicted[0], predicted[0] + PREFETCH + 1))
+        }
+    predicted = [f for f, pose in stored.items() if pose is not None]
+    # the batch running at the close finished and was stored whole (it may be the frame in
+    # view's, or one of suggested frames the dock had moved on to: timing decides)
+    assert len(predicted) >= PREFETCH + 1
+    assert all(np.isfinite(stored[f]).all() for f in predicted)
