@@ -122,3 +122,10 @@ def animal_box(points: np.ndarray, size: tuple[int, int]) -> tuple[float, ...] |
     x2, y2 = np.minimum(placed.max(axis=0) + BOX_MARGIN, (width - 1, height - 1))
     box = (float(x1), float(y1), float(max(x2 - x1, 1.0)), float(max(y2 - y1, 1.0)))
     return box if crop_corners(box) is not None else None  # DeepLabCut's 256x256 crop
+
+
+def sure_box(pose: np.ndarray, threshold: float, size: tuple[int, int]) -> tuple[float, ...] | None:
+    """:func:`animal_box` around the keypoints of ``pose`` (``(K, 3)`` x, y, score) scoring at
+    least ``threshold``."""
+    sure = pose[:, 2] >= threshold
+    return animal_box(np.where(sure[:, None], pose[:, :2], np.nan), size)

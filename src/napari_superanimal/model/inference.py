@@ -104,13 +104,16 @@ class PoseEstimator:
 
         if self.detector is None:
             if not seeds:
-                raise ValueError(
-                    f"{self.name} sees animals in boxes and has no detector: draw a box around "
-                    "each animal, or label them on a frame"
-                )
+                raise self._no_boxes()
             return Tracks(None, n_animals, seeds=seeds)
         detector = self.detector.load(self.device)
         return Tracks(detector, n_animals, every=every or self.detector.every, seeds=seeds)
+
+    def _no_boxes(self) -> ValueError:
+        return ValueError(
+            f"{self.name} sees animals in boxes and has no detector: draw a box around each "
+            "animal, or label them on a frame"
+        )
 
     def box_source(self, boxes=None, video: bool = False) -> BoxSource | None:
         """What ``boxes`` means for this model: None, the model's own (its detector's best
@@ -124,7 +127,7 @@ class PoseEstimator:
             if video:
                 return self.tracks(1)
             if self.detector is None:
-                self.tracks(1)  # says why: no boxes to crop
+                raise self._no_boxes()
             return DetectorBoxes(self.detector.load(self.device))
         if isinstance(boxes, str):
             if boxes != FULL_FRAME:

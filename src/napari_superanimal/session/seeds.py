@@ -21,9 +21,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..labels.model import ONE_ANIMAL, UNIQUE
-from ..model.boxes import animal_box
-from ..train.samples import frame_labels
+from ..labels.model import ONE_ANIMAL
+from ..model.boxes import sure_box
+from ..train.animals import labeled_animals
 
 
 def seeded_runs(session, frames, drawn: dict | None = None) -> list[tuple[list[int], dict]]:
@@ -62,12 +62,8 @@ def label_boxes(session, frame: int) -> np.ndarray | None:
     """Each animal's box from the user's points on ``frame`` (None: no animal there)."""
     names = _names(session)
     boxes = np.full((len(names), 4), np.nan)
-    size = tuple(session.video.shape[1:3])
-    for animal, points in session.animals(frame).items():
-        if animal == UNIQUE or animal not in names:
-            continue
-        box = animal_box(frame_labels(points, session.keypoints).points, size)
-        if box is not None:
+    for animal, _user, box in labeled_animals(session, frame):
+        if animal in names:
             boxes[names.index(animal)] = box
     return boxes if np.isfinite(boxes).any() else None
 
@@ -77,9 +73,8 @@ def prediction_boxes(session, frame: int) -> np.ndarray | None:
     poses = session.all_predictions()[frame].reshape(_animals(session), -1, 3)
     size = tuple(session.video.shape[1:3])
     boxes = np.full((len(poses), 4), np.nan)
-    for i, pts in enumerate(poses):
-        sure = pts[:, 2] >= session.threshold
-        box = animal_box(np.where(sure[:, None], pts[:, :2], np.nan), size)
+    for i, pose in enumerate(poses):
+        box = sure_box(pose, session.threshold, size)
         if box is not None:
             boxes[i] = box
     return boxes if np.isfinite(boxes).any() else None

@@ -384,11 +384,10 @@ class Session:
         """``(N, A, K, 3)``: every animal followed through ``indices`` (its detector's, else
         seeded where the animals are known, :mod:`.seeds`)."""
         n = max(len(self.individuals), 1)
-        if model.detector is not None:
-            seeds = {int(f): b for f, b in (drawn or {}).items()}
-            tracks = model.tracks(n, seeds=seeds)
+        if model.detector is not None:  # drawn boxes name the animals; else keep the order
+            tracks = model.tracks(n, seeds=drawn)
             poses = model.predict_animals(self.video, n, indices, progress=progress, tracks=tracks)
-            return poses if seeds else self._keep_identities(indices, poses)
+            return poses if drawn else self._keep_identities(indices, poses)
         from .seeds import seeded_runs
 
         runs = seeded_runs(self, indices, drawn)

@@ -28,7 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from ..labels.model import UNIQUE
-from ..model.boxes import animal_box
+from ..model.boxes import animal_box, sure_box
 from ..model.inference import TOP_DOWN_SIZE
 from ..model.preprocess import crop_with_context
 from .samples import FrameLabels, frame_labels
@@ -76,6 +76,19 @@ class AnimalCrops:
     pseudo: list[int] = field(default_factory=list)  # crops of animals nobody labeled there
 
 
+def labeled_animals(session, frame: int):
+    """``(animal, FrameLabels, box)`` for each animal with a box around the user's points on
+    ``frame`` (the scene's unique keypoints are no animal)."""
+    size = tuple(session.video.shape[1:3])
+    for animal, points in session.animals(frame).items():
+        if animal == UNIQUE:
+            continue
+        user = frame_labels(points, session.keypoints)
+        box = animal_box(user.points, size)
+        if box is not None:
+            yield animal, user, box
+
+
 def cut_animal_crops(
     session, folder: Path, frames=None, pseudo_frames=(), threshold: float = 0.0
 ) -> AnimalCrops:
@@ -87,50 +100,34 @@ def cut_animal_crops(
     wanted = session.labeled_frames()
     if frames is not None:
         wanted = sorted(set(wanted) & set(frames))
-    names = session.keypoints
     size = tuple(session.video.shape[1:3])
     crops, out = [], AnimalCrops(Path(), [], [], {}, {}, {})
+    pixels: dict[int, np.ndarray] = {}  # the frame being cut, read once for all its animals
+
+    def add(frame: int, animal: str, box, pred: np.ndarray | None):
+        if frame not in pixels:
+            pixels.clear()
+            pixels[frame] = session.read_frame(frame)
+        crop, transform = crop_with_context(pixels[frame], box, TOP_DOWN_SIZE)
+        index = len(crops)
+        crops.append(crop)
+        if pred is not None:  # replayed where confident, or the pseudo-label
+            out.predictions[index] = transform.to_crop(pred).astype(np.float32)
+        out.scales[index] = float(transform.scale_x)
+        out.frames.append(frame)
+        out.animals.append(animal)
+        return index, transform
+
     for frame in pseudo_frames:
         touched = session.animals(frame)
         for animal, pred in session.animal_predictions(frame).items():
-            sure = pred[:, 2] >= threshold
-            box = (
-                None
-                if animal in touched
-                else animal_box(np.where(sure[:, None], pred[:, :2], np.nan), size)
-            )
-            if box is None:
-                continue
-            crop, transform = crop_with_context(session.read_frame(frame), box, TOP_DOWN_SIZE)
-            index = len(crops)
-            crops.append(crop)
-            out.predictions[index] = transform.to_crop(pred).astype(np.float32)
-            out.scales[index] = float(transform.scale_x)
-            out.frames.append(frame)
-            out.animals.append(animal)
-            out.pseudo.append(index)
+            box = None if animal in touched else sure_box(pred, threshold, size)
+            if box is not None:
+                out.pseudo.append(add(frame, animal, box, pred)[0])
     for frame in wanted:
-        animals = session.animals(frame)
-        pixels = None
-        for animal, points in animals.items():
-            if animal == UNIQUE:
-                continue  # the scene's points: no animal to crop
-            user = frame_labels(points, names)
-            box = animal_box(user.points, size)
-            if box is None:
-                continue
-            if pixels is None:
-                pixels = session.read_frame(frame)
-            crop, transform = crop_with_context(pixels, box, TOP_DOWN_SIZE)
-            index = len(crops)
-            crops.append(crop)
+        for animal, user, box in labeled_animals(session, frame):
+            index, transform = add(frame, animal, box, session.prediction(frame, animal))
             out.labels[index] = replace(user, points=_to_crop(transform, user.points))
-            pred = session.prediction(frame, animal)
-            if pred is not None:  # replayed where confident (training_samples picks)
-                out.predictions[index] = transform.to_crop(pred).astype(np.float32)
-            out.scales[index] = float(transform.scale_x)
-            out.frames.append(frame)
-            out.animals.append(animal)
     folder.mkdir(parents=True, exist_ok=True)
     out.path = folder / f"{os.getpid()}-{len(list(folder.glob('*.npy')))}.npy"
     stack = np.stack(crops) if crops else np.zeros((0, *TOP_DOWN_SIZE[::-1], 3), np.uint8)
