@@ -42,8 +42,7 @@ def run_crossing_demo(out: Path, n_frames: int, n_mice: int, seed: int, rounds, 
     names = [f"mouse{i + 1}" for i in range(n_mice)]
     with Session.open(video, keypoints=KEYPOINTS) as session:
         session.set_individuals(names)
-        report = run_loop(session, truth, _label_mice, _row, rounds, seed, times)
-    report.pop("_unlabeled")
+        report, _ = run_loop(session, truth, _label_mice, _row, rounds, seed, times)
     report.update(video=str(video_path), seed=seed, animals=names, out=str(out))
     report["superanimal_weights"] = False
     return report

@@ -72,14 +72,7 @@ def run_demo(
     if animals > 1:
         from .crossing import run_crossing_demo
 
-        report = run_crossing_demo(out, n_frames, animals, seed, rounds, DEMO_SIZE)
-        for row in report["errors"]:
-            print(
-                f"demo: {row['step']}: {row['identity_switches']} identity switches; on the "
-                f"frames nobody labeled, median {row['unlabeled_median_px']:.2f} px"
-            )
-        (out / "report.json").write_text(json.dumps(report, indent=2))
-        return report
+        return _finish(run_crossing_demo(out, n_frames, animals, seed, rounds, DEMO_SIZE))
     video_path = out / "synthetic_mouse.mp4"
     shutil.rmtree(out / "synthetic_mouse.superanimal", ignore_errors=True)
     times: dict[str, float] = {}
@@ -90,20 +83,26 @@ def run_demo(
     video = ingest(video_path, times)
     with Session.open(video, keypoints=KEYPOINTS) as session:
         superanimal = _superanimal_predictions(session)
-        report = run_loop(session, truth, _correct, _row, rounds, seed, times)
+        report, unlabeled = run_loop(session, truth, _correct, _row, rounds, seed, times)
     if superanimal is not None:
-        unlabeled = np.array(report.pop("_unlabeled"))
         row = _row("SuperAnimal TopViewMouse (local weights)", superanimal, truth, unlabeled)
         report["errors"].insert(0, row)
-    report.pop("_unlabeled", None)
     report.update(video=str(video_path), seed=seed, superanimal_weights=superanimal is not None)
     report["out"] = str(out)
+    return _finish(report)
+
+
+def _finish(report: dict) -> dict:
+    """Say each step's error (and identity switches) and write ``report.json``."""
     for row in report["errors"]:
+        switches = row.get("identity_switches")
+        said = "" if switches is None else f"{switches} identity switches; "
         print(
-            f"demo: {row['step']}: on the {report['unlabeled_frames']} frames nobody labeled, "
-            f"mean {row['unlabeled_mean_px']:.2f} px, median {row['unlabeled_median_px']:.2f} px"
+            f"demo: {row['step']}: {said}on the {report['unlabeled_frames']} frames nobody "
+            f"labeled, mean {row['unlabeled_mean_px']:.2f} px, median "
+            f"{row['unlabeled_median_px']:.2f} px"
         )
-    (out / "report.json").write_text(json.dumps(report, indent=2))
+    (Path(report["out"]) / "report.json").write_text(json.dumps(report, indent=2))
     return report
 
 
@@ -119,11 +118,11 @@ def ingest(video_path: Path, times: dict):
     return video
 
 
-def run_loop(session: Session, truth, label, row, rounds, seed: int, times: dict) -> dict:
+def run_loop(session: Session, truth, label, row, rounds, seed: int, times: dict):
     """The two rounds as a user runs them: Suggestions pick frames, ``label(session, truth,
     frames)`` plays the user there, a round trains, every frame is predicted; then again with
     frames to correct. ``row(step, poses, truth, unlabeled, result)`` measures each round.
-    Returns the report's common part."""
+    Returns the report's common part and the frames nobody labeled."""
     chosen = {}
     first = session.suggest(n=FIRST_LABELS)  # no model yet: frames unlike each other
     chosen["round 1"] = {"frames": sorted(first), "how": "Suggestions (diversity: no model)"}
@@ -177,8 +176,7 @@ def run_loop(session: Session, truth, label, row, rounds, seed: int, times: dict
         "chosen": chosen,
         "errors": rows,
         "seconds": {k: round(v, 1) for k, v in times.items()},
-        "_unlabeled": unlabeled.tolist(),
-    }
+    }, unlabeled
 
 
 def _correct(session: Session, truth: np.ndarray, frames) -> None:
