@@ -57,3 +57,33 @@ def errors(pred_xy: np.ndarray, truth_xy: np.ndarray) -> dict:
         "pck10": float((d <= 10).mean()),
         "points": int(labeled.sum()),
     }
+
+
+SURE = 0.9  # a score the user would accept without looking
+FAR_PX = 30.0  # a "confident miss" is a sure point farther than this
+
+
+def confidence(pred_xy: np.ndarray, scores: np.ndarray, truth_xy: np.ndarray) -> dict:
+    """How far a score can be trusted, over the labeled keypoints of held-out frames.
+
+    ``sure_share``: share of keypoints scoring >= ``SURE``; ``sure_far``: how many of those are
+    farther than ``FAR_PX``; ``ece10``: expected calibration error of the score as the
+    probability of "within 10 px" (10 equal-width bins over [0, 1], weighted by count)."""
+    labeled = np.isfinite(truth_xy).all(-1)
+    d = np.linalg.norm(pred_xy - truth_xy, axis=-1)[labeled]
+    d = np.where(np.isfinite(d), d, np.inf)
+    s = np.nan_to_num(np.asarray(scores, np.float64)[labeled], nan=0.0)
+    hit = (d <= 10).astype(np.float64)
+    bins = np.minimum((s * 10).astype(int), 9)
+    ece = sum(
+        abs(hit[bins == b].mean() - s[bins == b].mean()) * (bins == b).sum()
+        for b in range(10)
+        if (bins == b).any()
+    ) / max(len(s), 1)
+    sure = s >= SURE
+    return {
+        "sure_share": float(sure.mean()),
+        "sure_far": int((sure & (d > FAR_PX)).sum()),
+        "sure_max_px": float(d[sure].max()) if sure.any() else float("nan"),
+        "ece10": float(ece),
+    }

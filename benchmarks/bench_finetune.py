@@ -4,11 +4,16 @@
 keypoints. The frames go into a lossless video (the smaller ones padded) and its frame store; a
 fresh project gets the labels of the first ``n`` frames of the fixed split (``_reaching.py``:
 seeded permutation, last 20 held out) through ``Session.label``, the widget's code path. One
-round of ``Session.finetune`` then trains a network from random initialisation for a fixed
-wall-clock budget (8 minutes by default; no held-out split inside the round, no early stopping:
-the budget is the only limit, the learning rate anneals over it), and the 20 held-out frames are
-predicted full-frame and scored. Frames are resized by ``input_scale`` (the product's default
-for a new network unless ``--input-scale`` is given); errors are in the frames' own pixels.
+round of ``Session.finetune`` then trains a network from random initialisation (``--seeds``:
+one round per training seed) for a fixed wall-clock budget (8 minutes by default; no early
+stopping: the budget is the only limit, the learning rate anneals over it). The round keeps the
+product's share of its labeled frames for validation (``--validation``; at least 2 frames: they
+pick the weights and calibrate the scores; 0 trains on all, as before calibration existed) and
+no test split of its own. The 20 held-out frames are then predicted full-frame and scored: error
+and PCK, and how far the scores can be trusted (``_reaching.confidence``: the share of keypoints
+scoring >= 0.9, how many of those are farther than 30 px, the calibration error of "within 10
+px"). Frames are resized by ``input_scale`` (the product's default for a new network unless
+``--input-scale`` is given); errors are in the frames' own pixels.
 
 DeepLabCut's baseline runs in its own venv: ``bench_finetune_dlc.py``.
 
@@ -23,6 +28,7 @@ clips predicted).
 Usage::
 
     python benchmarks/bench_finetune.py [--arch light_resnet18 hrnet_w32] [--labels 5 10 20 35]
+        [--seeds 0 1 2] [--validation 0] [--tag baseline]
     xvfb-run -a python benchmarks/bench_finetune.py --stall 120
 """
 
@@ -42,6 +48,7 @@ import _reaching
 from _common import WORK, machine, print_table, save
 from napari_superanimal import open_video
 from napari_superanimal.session import Session
+from napari_superanimal.train.job import RoundSettings
 
 
 def reaching_video():
@@ -85,9 +92,17 @@ def labeled_session(video, n_train: int, name: str):
     return session, held
 
 
-def one_round(video, arch: str, n_train: int, budget: float, input_scale: float | None) -> dict:
+def one_round(
+    video,
+    arch: str,
+    n_train: int,
+    budget: float,
+    input_scale: float | None,
+    seed: int = 0,
+    validation: float = 0.0,
+) -> dict:
     _, _, xy = _reaching.load_labels()
-    name = f"{arch}-{n_train}-{input_scale or 'auto'}"
+    name = f"{arch}-{n_train}-{input_scale or 'auto'}-{seed}"
     session, held = labeled_session(video, n_train, name)
     with session:
         t = time.perf_counter()
@@ -95,10 +110,10 @@ def one_round(video, arch: str, n_train: int, budget: float, input_scale: float 
             arch=arch,
             steps=10**9,
             time_budget=budget,
-            validation=0.0,
+            validation=validation,
             test=0.0,
             patience=10**9,
-            seed=0,
+            seed=seed,
             input_scale=input_scale,
         )
         seconds = time.perf_counter() - t
@@ -107,11 +122,15 @@ def one_round(video, arch: str, n_train: int, budget: float, input_scale: float 
         "method": f"ours {arch} (random init)",
         "input_scale": round(result.info["input_scale"], 3),
         "labels": n_train,
+        "seed": seed,
+        "validation": len(result.info["validation_frames"].get(session.video_key, [])),
+        "calibrated": result.info.get("calibration") is not None,
         "budget_s": budget,
         "round_s": seconds,
         "steps": result.info["steps"],
         "crop": result.info["crop_size"],
         **_reaching.errors(pred[..., :2], xy[held]),  # the estimator maps back to frame pixels
+        **_reaching.confidence(pred[..., :2], pred[..., 2], xy[held]),
     }
 
 
@@ -175,10 +194,19 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--arch", nargs="+", default=["light_resnet18", "hrnet_w32"])
     parser.add_argument("--labels", nargs="+", type=int, default=list(_reaching.LABEL_COUNTS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="training seeds")
     parser.add_argument("--budget", type=float, default=_reaching.BUDGET_SECONDS)
     parser.add_argument(
         "--input-scale", type=float, default=None, help="finetune's input_scale (default: auto)"
     )
+    parser.add_argument(
+        "--validation",
+        type=float,
+        default=RoundSettings.validation,
+        help="share of the labeled frames the round keeps to pick its weights and calibrate "
+        "its scores (default: the product's; 0: none, all train)",
+    )
+    parser.add_argument("--tag", default="", help="suffix of the results file's name")
     parser.add_argument("--stall", type=float, default=None, metavar="SECONDS")
     args = parser.parse_args()
     video = reaching_video()
@@ -191,12 +219,18 @@ def main() -> None:
     rows = []
     for arch in args.arch:
         for n in args.labels:
-            rows.append(one_round(video, arch, n, args.budget, args.input_scale))
-            print(json.dumps(rows[-1]), flush=True)
-    columns = ["method", "input_scale", "labels", "steps", "round_s"]
-    columns += ["mean_px", "median_px", "pck5", "pck10"]
+            for seed in args.seeds:
+                rows.append(
+                    one_round(video, arch, n, args.budget, args.input_scale, seed, args.validation)
+                )
+                print(json.dumps(rows[-1]), flush=True)
+    columns = ["method", "labels", "seed", "validation", "steps", "round_s"]
+    columns += ["mean_px", "median_px", "pck5", "pck10", "sure_share", "sure_far", "ece10"]
     print_table(rows, columns)
-    save(f"finetune_reaching_{args.input_scale or 'auto'}", {"machine": machine(), "rows": rows})
+    tag = f"_{args.tag}" if args.tag else ""
+    save(
+        f"finetune_reaching_{args.input_scale or 'auto'}{tag}", {"machine": machine(), "rows": rows}
+    )
 
 
 if __name__ == "__main__":

@@ -154,12 +154,13 @@ def last_snapshot(model_folder: Path, init: Path) -> Snapshot:
 
 
 def predict_held(config: Path, snapshot: Path, names: list[str]) -> np.ndarray:
-    """DeepLabCut's predictions ``(N, K, 2)`` for its test split, in the order of ``names``."""
+    """DeepLabCut's predictions ``(N, K, 3)`` (x, y, score) for its test split, in the order
+    of ``names``."""
     loader = DLCLoader(config=config, shuffle=1)
     runner = get_pose_inference_runner(loader.model_cfg, snapshot_path=snapshot, device="cpu")
     predictions = predict(runner, loader, "test")
     project = config.parent
-    return np.stack([predictions[str(project / n)]["bodyparts"][0, :, :2] for n in names])
+    return np.stack([predictions[str(project / n)]["bodyparts"][0, :, :3] for n in names])
 
 
 def one_run(workdir: Path, n_train: int, budget: float, eval_interval: int) -> dict:
@@ -190,7 +191,8 @@ def one_run(workdir: Path, n_train: int, budget: float, eval_interval: int) -> d
         "snapshot": snapshot.path.name,
         "snapshot_s": max(0.0, snapshot.path.stat().st_mtime - start),  # the init: 0
         "eval_interval": eval_interval,
-        **_reaching.errors(pred, xy[held]),
+        **_reaching.errors(pred[..., :2], xy[held]),
+        **_reaching.confidence(pred[..., :2], pred[..., 2], xy[held]),
     }
 
 
@@ -214,7 +216,7 @@ def main() -> None:
         rows.append(one_run(workdir, n, args.budget, args.eval_interval))
         print(json.dumps(rows[-1]), flush=True)
     columns = ["method", "labels", "epochs", "steps", "snapshot_s", "mean_px", "median_px"]
-    print_table(rows, [*columns, "pck5", "pck10"])
+    print_table(rows, [*columns, "pck5", "pck10", "sure_share", "sure_far", "ece10"])
     save("finetune_reaching_dlc", {"machine": machine(), "rows": rows})
 
 
