@@ -23,13 +23,23 @@ def test_a_keypoint_peaks_at_its_cell_with_deeplabcuts_sigma():
     assert weights[0, 0] == 1
 
 
-def test_hidden_unknown_and_cropped_out_keypoints_neither_pull_nor_push():
-    points = np.array([[[30.0, 22.0], [np.nan, np.nan], [500.0, -300.0], [64.5, 30.0]]])
-    visible = np.array([[False, True, True, True]])
-    maps, weights = gaussian_targets(points, visible, (16, 16), 4)
-    assert weights.tolist() == [[0.0, 0.0, 0.0, 0.0]] and maps.max() == 0
+def test_hidden_and_unknown_keypoints_neither_pull_nor_push():
+    points = np.array([[[30.0, 22.0], [np.nan, np.nan]]])
+    maps, weights = gaussian_targets(points, np.array([[False, True]]), (16, 16), 4)
+    assert weights.tolist() == [[0.0, 0.0]] and maps.max() == 0
     maps, weights = gaussian_targets(np.array([[[63.5, 30.0]]]), np.array([[True]]), (16, 16), 4)
     assert weights[0, 0] == 1 and maps[0, 0, 7, 15] > 0.9  # inside, on the last column
+
+
+def test_a_known_keypoint_outside_the_crop_teaches_not_here():
+    """A crop of the wall or the padding, with the animal's keypoints elsewhere: the network
+    must learn to put nothing there (before, such keypoints had no weight, and a network
+    trained on a few labels was sure of a spot on the wall)."""
+    far, near = [500.0, -300.0], [68.0, 30.0]  # 4 px past the last column's centre (61.5 + 2.5)
+    maps, weights = gaussian_targets(np.array([[far, near]]), np.array([[True, True]]), (16, 16), 4)
+    assert weights.tolist() == [[1.0, 1.0]]
+    assert maps[0, 0].max() < 1e-6  # nothing anywhere in the crop
+    assert 0.5 < maps[0, 1].max() < 1 and maps[0, 1, 7, 15] == maps[0, 1].max()  # its tail
 
 
 def test_augmented_keypoints_land_on_the_same_image_content():
@@ -46,6 +56,58 @@ def test_augmented_keypoints_land_on_the_same_image_content():
                 assert crop[int(y), int(x), channel] > 200
     _, points = augment(frame, np.array([[np.nan, np.nan], *dots[:1]]), rng, 128, plain)
     assert np.isnan(points[0]).all() and np.isfinite(points[1]).all()
+
+
+def test_a_keypoint_the_user_hid_is_taught_to_be_nowhere():
+    from napari_superanimal.labels.model import Point, PointKind
+    from napari_superanimal.train.samples import frame_labels, training_samples
+
+    points = {
+        "nose": Point("nose", 30.0, 22.0, PointKind.LABELED),
+        "tail": Point("tail", None, None, PointKind.HIDDEN),
+    }
+    user = frame_labels(points, ["nose", "tail", "ear"])
+    (sample,) = training_samples({0: user}, {})
+    assert sample.absent.tolist() == [False, True, False]  # the ear: unknown, not absent
+    nan = [np.nan, np.nan]
+    maps, weights = gaussian_targets(
+        np.array([[[30.0, 22.0], nan, nan]]), sample.visible[None], (16, 16), 4, 17.0,
+        sample.absent[None],
+    )  # fmt: skip
+    assert weights.tolist() == [[1.0, 1.0, 0.0]] and maps[0, 1:].max() == 0
+    # a network from scratch has no model to replay: an untouched keypoint on a labeled frame
+    # is missing, as DeepLabCut reads its labels
+    (sample,) = training_samples({0: user}, {}, untouched_absent=True)
+    assert sample.absent.tolist() == [False, True, True]
+
+
+def test_a_crop_past_the_frame_edge_sees_the_frame_mirrored_as_inference_pads_it():
+    from napari_superanimal.model.preprocess import pad_to_multiple
+
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (40, 50, 3), dtype=np.uint8)
+    plain = AugmentSettings(
+        rotation=0, scale=(1, 1), shift=0, brightness=0, contrast=(1, 1), noise=0,
+        blur_probability=0,
+    )  # fmt: skip
+    # a 32x32 crop centred on the bottom-right corner: its lower right quarter is past the edge
+    crop, _ = augment(frame, np.full((1, 2), np.nan), rng, 32, plain, centre=np.array([50, 40]))
+    padded = pad_to_multiple(frame[None], 32)[0]  # what a full-frame prediction sees there
+    np.testing.assert_array_equal(crop[16:24, 16:30], padded[40:48, 50:64])
+    assert crop[16:, 16:].mean() > 50  # not black
+
+
+def test_a_share_of_crops_goes_anywhere_on_the_frame_up_to_its_edges():
+    from napari_superanimal.train.crops import crop_centre
+    from napari_superanimal.train.samples import Sample
+
+    sample = Sample(0, np.array([[10.0, 10.0], [12.0, 14.0]]), np.ones(2, bool), np.ones(2, bool))
+    rng = np.random.default_rng(1)
+    centres = [crop_centre(sample, False, rng, (300, 400), 0.25) for _ in range(2000)]
+    anywhere = np.array([c for c in centres if c is not None])
+    assert 0.2 < len(anywhere) / len(centres) < 0.3  # the rest centre on the animal (None)
+    assert anywhere[:, 0].min() < 20 and anywhere[:, 0].max() > 380  # reaches both edges
+    assert anywhere[:, 1].min() < 20 and anywhere[:, 1].max() > 280
 
 
 def test_the_learning_rate_warms_up_then_anneals_over_steps_or_time():

@@ -2,8 +2,9 @@
 
 A training sample is a square crop around the animal (the centre of its known keypoints) with a
 random similarity transform (rotation, scale, shift), then brightness / contrast, sensor noise
-and, sometimes, motion blur. Keypoints go through the same transform; the ones that leave the
-crop lose their weight.
+and, sometimes, motion blur. Keypoints go through the same transform (the ones that leave the
+crop teach "not here": :mod:`.targets`). Where the crop reaches past the frame it sees the frame
+mirrored, as inference pads frames (:func:`~..model.preprocess.pad_to_multiple`).
 
 Example::
 
@@ -58,8 +59,7 @@ def augment(
         to_frame,
         output_shape=(size, size),
         order=1,
-        mode="constant",
-        cval=0.0,
+        mode="reflect",  # numpy's reflect: OpenCV's REFLECT_101, the padding inference sees
         preserve_range=True,
     )
     points = np.full_like(keypoints, np.nan, dtype=np.float64)

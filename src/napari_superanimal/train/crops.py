@@ -2,7 +2,10 @@
 
 A new network trains on frames shrunk by :func:`auto_input_scale`; each training sample is a
 square crop about 1.8x the animal's extent (:func:`crop_size`), centred on the animal, or on
-one of its keypoints at random when they spread wider than a crop (:func:`crop_centre`).
+one of its keypoints at random when they spread wider than a crop, or, for a share of the
+samples, anywhere on the frame up to its edges (:func:`crop_centre`): inference sees the whole
+frame, so the network must also learn where the animal is not (the walls, a caption, the
+padding beyond the frame's edge).
 
 Example::
 
@@ -17,6 +20,7 @@ import numpy as np
 from .samples import Sample
 
 AUTO_MAX_SIDE = 448  # px: longer side of the frames a new network trains on
+BACKGROUND_SHARE = 0.25  # of training crops placed anywhere on the frame, not on the animal
 
 
 def auto_input_scale(height: int, width: int) -> float:
@@ -43,9 +47,19 @@ def crop_size(extent: float, height: int, width: int) -> int:
     return int(np.clip(side, 64, min(256, 32 * np.ceil(max(height, width) / 32))))
 
 
-def crop_centre(sample: Sample, spread: bool, rng: np.random.Generator) -> np.ndarray | None:
-    """Where a crop goes: the animal's centre (None), or, when its keypoints spread wider than
-    a crop, one of them at random so that every keypoint is trained."""
+def crop_centre(
+    sample: Sample,
+    spread: bool,
+    rng: np.random.Generator,
+    shape: tuple[int, int] | None = None,
+    background: float = 0.0,
+) -> np.ndarray | None:
+    """Where a crop goes: with probability ``background``, a uniformly random point of the
+    frame of ``shape`` (height, width), so crops near an edge reach past it; else the animal's
+    centre (None), or, when its keypoints spread wider than a crop, one of them at random so
+    that every keypoint is trained."""
+    if shape is not None and background > 0 and rng.random() < background:
+        return rng.uniform((0, 0), (shape[1], shape[0]))
     if not spread:
         return None
     return sample.keypoints[rng.choice(np.flatnonzero(sample.visible))]

@@ -25,7 +25,7 @@ import torch
 
 from ..model.preprocess import normalize
 from .augment import AugmentSettings, augment
-from .crops import crop_centre
+from .crops import BACKGROUND_SHARE, crop_centre
 from .job import Progress
 from .samples import Sample
 from .schedule import one_cycle
@@ -42,6 +42,7 @@ class TrainingData:
     spread: bool  # crops centre on a random keypoint (keypoints spread wider than a crop)
     radius: float  # target radius in input pixels
     augmentation: AugmentSettings | None = None
+    background: float = BACKGROUND_SHARE  # share of crops anywhere on the frame
 
 
 @dataclass
@@ -98,8 +99,9 @@ class Trainer:
         crops, points = zip(*(self._crop(b) for b in batch), strict=True)
         out = self.network(normalize(np.stack(crops)).to(self.device))["heatmap"]
         visible = np.stack([np.isfinite(p).all(1) for p in points])
+        absent = np.stack([_absent(b) for b in batch])
         target, weights = gaussian_targets(
-            np.stack(points), visible, out.shape[-2:], self.network.stride, d.radius
+            np.stack(points), visible, out.shape[-2:], self.network.stride, d.radius, absent
         )
         loss = weighted_mse(out, target.to(out.device), weights.to(out.device))
         self.optimizer.zero_grad(set_to_none=True)
@@ -110,10 +112,9 @@ class Trainer:
     def _crop(self, sample: Sample):
         d = self.data
         points = np.where(sample.visible[:, None], sample.keypoints, np.nan)
-        centre = crop_centre(sample, d.spread, self.rng)
-        return augment(
-            d.images[sample.frame], points, self.rng, d.crop_size, d.augmentation, centre
-        )
+        image = d.images[sample.frame]
+        centre = crop_centre(sample, d.spread, self.rng, image.shape[:2], d.background)
+        return augment(image, points, self.rng, d.crop_size, d.augmentation, centre)
 
     # -- validation -----------------------------------------------------------------------------
     def evaluate(self, step: int) -> bool:
@@ -204,6 +205,12 @@ class Clock:
         if self.budget is not None:
             left = min(left, max(0.0, self.budget - elapsed))
         return left
+
+
+def _absent(sample: Sample) -> np.ndarray:
+    if sample.absent is None:
+        return np.zeros(len(sample.keypoints), bool)
+    return sample.absent & ~sample.visible
 
 
 def _freeze_batchnorm(network: torch.nn.Module) -> None:

@@ -18,6 +18,7 @@ import numpy as np
 
 REPLAY_THRESHOLD = 0.1  # DeepLabCut's memory-replay pose threshold
 PSEUDO_THRESHOLD = 0.1  # DeepLabCut's pseudo_threshold (video adaptation)
+MIN_VALIDATION = 2  # validation frames a round keeps, when it keeps any
 
 
 @dataclass
@@ -28,6 +29,11 @@ class FrameLabels:
     labeled: np.ndarray  # (K,) bool: a labeled or accepted point with coordinates
     touched: np.ndarray  # (K,) bool: any user entry (labeled, accepted or hidden)
 
+    @property
+    def hidden(self) -> np.ndarray:
+        """(K,) bool: the user said this keypoint is not visible on this frame."""
+        return self.touched & ~self.labeled
+
 
 @dataclass
 class Sample:
@@ -35,6 +41,8 @@ class Sample:
     keypoints: np.ndarray  # (K, 2), NaN where unknown
     visible: np.ndarray  # (K,) bool: has a target (label, accepted, or replayed prediction)
     labeled: np.ndarray  # (K,) bool: the user's own point (for held-out errors)
+    #: (K,) bool: hidden by the user: the network learns it is nowhere on this frame
+    absent: np.ndarray | None = None
 
 
 def snapshot_labels(session) -> dict[int, FrameLabels]:
@@ -67,11 +75,16 @@ def training_samples(
     frames=None,
     replay: bool = True,
     threshold: float = REPLAY_THRESHOLD,
+    untouched_absent: bool = False,
 ) -> list[Sample]:
     """One :class:`Sample` per frame with the user's points (``frames`` limits them).
 
     With ``replay``, keypoints the user did not touch take the base model's prediction where
-    it scored at least ``threshold`` (memory replay)."""
+    it scored at least ``threshold`` (memory replay). Keypoints the user hid are ``absent``;
+    with ``untouched_absent`` (a network trained from scratch: no model to replay), so are the
+    ones the user left untouched on a frame where they placed others, as DeepLabCut reads a
+    missing point in its labels (its single-animal heads give it an empty heatmap, full weight).
+    """
     wanted = sorted(labels) if frames is None else sorted(set(frames) & set(labels))
     samples = []
     for frame in wanted:
@@ -84,7 +97,8 @@ def training_samples(
             keep = _confident(pred, ~user.touched, threshold)
             points[keep] = pred[keep, :2]
             visible |= keep
-        samples.append(Sample(frame, points, visible, user.labeled.copy()))
+        absent = (user.hidden | ~user.touched) if untouched_absent else user.hidden.copy()
+        samples.append(Sample(frame, points, visible, user.labeled.copy(), absent & ~visible))
     return samples
 
 
@@ -135,13 +149,14 @@ def split_samples(
     min_frames: int = 5,
 ) -> Split:
     """A seeded split of ``samples`` (see :class:`Split`): ``validation`` and ``test`` shares of
-    the frames, at least one frame each when asked for; with fewer than ``min_frames`` frames
-    everything trains (and no error is reported)."""
+    the frames, when asked for at least 2 validation frames (they also calibrate the scores:
+    :mod:`~..model.calibration`) and 1 test frame; with fewer than ``min_frames`` frames
+    everything trains (no error is reported, the scores stay raw)."""
     n = len(samples)
     order = rng.permutation(n)
     if n < min_frames:
         return Split([samples[i] for i in order], [], [])
-    n_val = max(1, round(validation * n)) if validation > 0 else 0
+    n_val = max(MIN_VALIDATION, round(validation * n)) if validation > 0 else 0
     n_test = max(1, round(test * n)) if test > 0 else 0
     pick = [samples[i] for i in order]
     return Split(pick[n_val + n_test :], pick[:n_val], pick[n_val : n_val + n_test])

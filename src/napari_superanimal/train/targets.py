@@ -2,8 +2,11 @@
 
 Each visible keypoint gets a Gaussian heatmap ``exp(-d^2 / (2 sigma^2))`` evaluated at the
 centres of the head's cells (``col * stride + stride / 2``), with ``sigma = 2/3 * 17`` input
-pixels (DeepLabCut's ``pos_dist_thresh`` of 17 read as a radius). Keypoints that are hidden,
-missing or outside the input get weight 0, so they neither pull nor push the loss.
+pixels (DeepLabCut's ``pos_dist_thresh`` of 17 read as a radius). A known keypoint outside the
+input still has weight 1: its heatmap is the Gaussian's tail, nothing where it is far, which
+teaches the network that the wall, a caption or the padding it sees is "not here". A keypoint
+the user hid on the frame is nowhere: an empty heatmap with weight 1. Unknown keypoints (no
+coordinates, not hidden) get weight 0, so they neither pull nor push the loss.
 
 Example::
 
@@ -24,9 +27,10 @@ def gaussian_targets(
     shape: tuple[int, int],
     stride: float,
     dist_thresh: float = POS_DIST_THRESH,
+    absent: np.ndarray | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """``(N, K, 2)`` input-pixel keypoints and ``(N, K)`` visibility -> heatmaps ``(N, K, h, w)``
-    and weights ``(N, K)``."""
+    and weights ``(N, K)``; ``absent`` ``(N, K)``: hidden keypoints (empty maps, weight 1)."""
     keypoints = np.asarray(keypoints, np.float32)
     h, w = shape
     sigma = 2.0 * dist_thresh / 3.0
@@ -36,15 +40,11 @@ def gaussian_targets(
     ky = np.nan_to_num(keypoints[..., 1])[..., None, None]
     d2 = (xs - kx) ** 2 + (ys - ky) ** 2
     heatmaps = np.exp(-d2 / (2 * sigma**2)).astype(np.float32)
-    inside = (
-        np.isfinite(keypoints).all(-1)
-        & (keypoints[..., 0] >= 0)
-        & (keypoints[..., 0] < w * stride)
-        & (keypoints[..., 1] >= 0)
-        & (keypoints[..., 1] < h * stride)
-    )
-    weights = (np.asarray(visible, bool) & inside).astype(np.float32)
+    known = np.isfinite(keypoints).all(-1)
+    weights = (np.asarray(visible, bool) & known).astype(np.float32)
     heatmaps *= weights[..., None, None]
+    if absent is not None:
+        weights = np.maximum(weights, np.asarray(absent, bool).astype(np.float32))
     return torch.from_numpy(heatmaps), torch.from_numpy(weights)
 
 
