@@ -3,6 +3,7 @@
 - napari's settings: ``make_napari_viewer`` resets and saves napari's settings file, so the
   whole session points ``NAPARI_CONFIG`` at a temporary file, set here before napari is
   imported; :mod:`fixtures.napari` also fails the session if the real file changed.
+- the model hub: offline (``HF_HUB_OFFLINE``), its cache a temporary folder (``HF_HUB_CACHE``).
 - caches: :mod:`fixtures.paths` points the frame-store cache at a temporary folder per test.
 - GUI tests (marked ``gui``) need a display: under ``make test`` they run inside ``xvfb-run``.
 
@@ -18,6 +19,10 @@ import tempfile
 
 _SETTINGS_DIR = tempfile.mkdtemp(prefix="napari-superanimal-tests-")
 os.environ["NAPARI_CONFIG"] = os.path.join(_SETTINGS_DIR, "settings.yaml")
+# nothing is downloaded, and the user's Hugging Face cache is neither read nor written (a test
+# that needs the hub serves a fake one and says so in its own environment)
+os.environ["HF_HUB_OFFLINE"] = "1"
+os.environ["HF_HUB_CACHE"] = os.path.join(_SETTINGS_DIR, "hub")
 
 pytest_plugins = [
     "fixtures.paths",

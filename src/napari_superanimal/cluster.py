@@ -53,6 +53,8 @@ class ModelSpec:
     input_scale: float = 1.0
     detector: object = DEFAULT_DETECTOR
     extra: dict = field(default_factory=dict, hash=False, compare=False)
+    calibration: object = None  # a version's :class:`~.model.calibration.Calibration`
+    deeplabcut_outputs: bool = False  # SuperAnimal's weights: DeepLabCut's decoding and scores
 
     @classmethod
     def of(cls, estimator, batch_size: int = 8) -> ModelSpec:
@@ -72,6 +74,8 @@ class ModelSpec:
             batch_size,
             estimator.input_scale,
             estimator.detector,
+            calibration=estimator.calibration,
+            deeplabcut_outputs=estimator.deeplabcut_outputs,
         )
 
     def detector_ref(self):
@@ -91,14 +95,17 @@ class ModelSpec:
 
         detector = self.detector_ref()
         if self.keypoints is not None and self.weights is not None:
-            return estimator_from_snapshot(
+            model = estimator_from_snapshot(
                 self.weights,
                 self.arch,
                 self.keypoints,
                 name=self.name,
                 input_scale=self.input_scale,
                 detector=detector,
+                calibration=self.calibration,
             )
+            model.deeplabcut_outputs = self.deeplabcut_outputs
+            return model
         model = load_model(
             self.name,
             weights=self.weights,
@@ -154,7 +161,8 @@ def predict_task(store: str, spec: ModelSpec, start: int, stop: int) -> tuple[in
 
     model = _model(spec)
     video = open_video(store, convert=False)
-    poses = model.predict_video(video, range(start, stop), batch_size=spec.batch_size)
+    # a span is judged in time with its whole video, once gathered (:func:`predict_videos`)
+    poses = model.predict_video(video, range(start, stop), batch_size=spec.batch_size, flag=False)
     return start, poses
 
 
@@ -282,6 +290,10 @@ def predict_videos(
             done += len(poses)
             if progress is not None:
                 progress(done, total)
+        if not spec.deeplabcut_outputs:  # as one process flags a video (:mod:`.model.motion`)
+            from .model.motion import flag_implausible
+
+            out = {p: flag_implausible(v[:, None], range(len(v)))[:, 0] for p, v in out.items()}
         return out
     finally:
         if owned:

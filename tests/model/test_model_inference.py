@@ -13,6 +13,7 @@ import torch
 from napari_superanimal import open_video
 from napari_superanimal.model.checkpoint import save_snapshot
 from napari_superanimal.model.inference import load_model
+from napari_superanimal.model.motion import flag_implausible
 from napari_superanimal.model.networks import build_network
 from napari_superanimal.model.preprocess import crop_corners, crop_with_context, pad_to_multiple
 
@@ -110,7 +111,12 @@ def test_predict_video_matches_predicting_its_frames(light_model, video_copy):
     video = open_video(video_copy, convert=False)
     got = light_model.predict_video(video, frames=range(0, 20), batch_size=8)
     frames = np.stack([video.read_frame(i) for i in range(20)])
-    np.testing.assert_allclose(got, light_model.predict(frames), atol=1e-4)
+    single = light_model.predict(frames)
+    np.testing.assert_allclose(got[..., :2], single[..., :2], atol=1e-4)
+    # the same scores, except where the video shows a keypoint cannot be right (a model
+    # trained here: :mod:`napari_superanimal.model.motion`)
+    flagged = flag_implausible(single[:, None], range(20))[:, 0]
+    np.testing.assert_allclose(got[..., 2], flagged[..., 2], atol=1e-4)
 
 
 def test_a_frame_without_a_box_gets_nan_keypoints_and_zero_score(light_model):
@@ -159,7 +165,11 @@ def test_predict_video_with_tracked_boxes_equals_a_frame_by_frame_loop(light_mod
 
     video = open_video(video_copy, convert=False)
     got = light_model.predict_video(
-        video, frames=range(6), batch_size=8, boxes=TrackedBoxes(RoiBoxes((20, 10, 60, 60)), 0.0)
+        video,
+        frames=range(6),
+        batch_size=8,
+        boxes=TrackedBoxes(RoiBoxes((20, 10, 60, 60)), 0.0),
+        flag=False,  # frame by frame: no frame is judged by its neighbours
     )
     box = np.array([20, 10, 60, 60.0])
     for i in range(6):

@@ -81,11 +81,38 @@ def test_one_round_learns_the_keypoints_of_unlabeled_frames(trained, mouse):
     train, test = info["train_frames"]["mouse.mp4"], info["test_frames"]["mouse.mp4"]
     validation = info["validation_frames"]["mouse.mp4"]
     assert sorted(train + validation + test) == LABELED  # every labeled frame, once
-    assert len(validation) == len(test) == 1 and not set(test) & set(validation)
+    assert len(validation) == 2 and len(test) == 1 and not set(test) & set(validation)
     assert len(info["loss_curve"]) == result.info["steps"]
     # labels are never touched by training or by predicting afterwards
     session.predict(frames=LABELED)
     assert session.labels(LABELED[0])["nose"].x == pytest.approx(truth[0, 0, 0])
+
+
+def test_the_round_calibrates_its_scores_and_every_prediction_carries_them(trained):
+    """The scores a user sees, accepts and thresholds are the calibrated ones, fitted on the
+    round's 2 validation frames (each in CALIBRATION_VIEWS views), and they survive a reload."""
+    from napari_superanimal.model.calibration import Calibration
+    from napari_superanimal.train.evaluate import CALIBRATION_VIEWS
+
+    session, result, _ = trained
+    record = result.info["calibration"]
+    assert record["points"] == CALIBRATION_VIEWS * 2 * len(KEYPOINTS) and record["radius_px"] == 10
+    reloaded = session.versions.load(result.version)
+    assert reloaded.calibration == Calibration.from_dict(record) == session.model.calibration
+    from napari_superanimal.cluster import ModelSpec
+    from napari_superanimal.model.resolve import resolve_model
+
+    assert ModelSpec.of(reloaded).load().calibration == reloaded.calibration  # a dask worker's
+    outside = resolve_model("mine", weights=reloaded.weights)  # the snapshot, out of its project
+    assert outside.calibration == reloaded.calibration and not outside.deeplabcut_outputs
+    frame = session.read_frame(UNSEEN[1])
+    shown = reloaded.predict(frame)
+    reloaded.calibration = None
+    raw = reloaded.predict(frame)
+    assert not np.allclose(shown[:, 2], raw[:, 2])
+    np.testing.assert_allclose(shown[:, 2], Calibration.from_dict(record)(raw[:, 2]), rtol=1e-5)
+    session.predict(frames=[UNSEEN[1]])
+    np.testing.assert_allclose(session.prediction(UNSEEN[1])[:, 2], shown[:, 2], rtol=1e-5)
 
 
 def test_rolling_back_is_one_call_and_versions_reload_from_disk(trained, mouse):
@@ -221,6 +248,9 @@ def test_cli_train_runs_a_round_and_the_project_remembers_its_model(mouse, tmp_p
     assert proc.returncode == 0, proc.stderr[-2000:]
     # three labeled frames: all of them train, and the CLI says there is no test error
     assert proc.stdout.startswith("light_resnet18-r1: no test error"), proc.stdout
+    # and how it started (the hub is off in tests) and that its scores are raw heatmap peaks
+    assert "started from random (offline: timm/resnet18.a1_in1k" in proc.stdout, proc.stdout
+    assert "scores not calibrated (no validation frames" in proc.stdout
     with Session.open(video) as session:  # reopened: the trained model is the active one
         assert session.model_version == "light_resnet18-r1" and session.model is not None
     # a project folder works too, and a second round starts from the first
@@ -231,6 +261,7 @@ def test_cli_train_runs_a_round_and_the_project_remembers_its_model(mouse, tmp_p
         timeout=600,
     )
     assert proc.returncode == 0 and proc.stdout.startswith("light_resnet18-r2"), proc.stderr
+    assert "started from light_resnet18-r1" in proc.stdout
     with Session.open(video) as session:
         assert session.model_versions()["light_resnet18-r2"]["parent"] == "light_resnet18-r1"
     bad = subprocess.run([*cmd, str(tmp_path / "nothing.mp4")], capture_output=True, text=True)

@@ -77,6 +77,7 @@ def test_offline_error_names_the_file_its_url_and_where_to_put_it(tmp_path, monk
 
 class _FakeHub(http.server.BaseHTTPRequestHandler):
     payload = b""
+    filename = ENTRY.weights.filename  # what it serves; anything else is a 404
     requests: list[str] = []
 
     def _headers(self) -> None:
@@ -88,7 +89,7 @@ class _FakeHub(http.server.BaseHTTPRequestHandler):
 
     def _serve(self, method: str, body: bool) -> None:
         self.requests.append(f"{method} {self.path}")
-        if not self.path.endswith(ENTRY.weights.filename):
+        if not self.path.endswith(self.filename):
             self.send_error(404)
             return
         self.send_response(200)
@@ -144,3 +145,59 @@ def test_download_from_a_local_fake_hub(tmp_path):
     ), _FakeHub.requests
     meta = load_snapshot(path, build_network("hrnet_w32", 27))
     assert meta == {"source": "fake hub"}
+
+
+def _hub_child(tmp_path, port: int | None, cache, code: str) -> list[str]:
+    """Run ``code`` in a fresh Python against the fake hub on ``port`` (None: offline) with the
+    Hugging Face cache ``cache``; its printed lines."""
+    env = dict(
+        os.environ,
+        HF_HUB_CACHE=str(cache),
+        HF_HUB_OFFLINE="0" if port else "1",
+        HF_HUB_DISABLE_TELEMETRY="1",
+        NO_PROXY="127.0.0.1",
+        no_proxy="127.0.0.1",
+    )
+    if port:
+        env["HF_ENDPOINT"] = f"http://127.0.0.1:{port}"
+    proc = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    return proc.stdout.strip().splitlines()
+
+
+def test_a_new_network_starts_from_imagenet_weights_when_the_hub_has_them(tmp_path):
+    """As DeepLabCut does, a network trained from scratch starts from its backbone's ImageNet
+    weights (timm's, from the hub or its cache); offline it starts from random weights at
+    once, and the round's report says which."""
+    import timm
+    from safetensors.torch import save_file
+
+    torch.manual_seed(7)  # stands in for ImageNet's weights: timm's own layout, other values
+    served = timm.create_model("resnet18").state_dict()
+    blob = tmp_path / "model.safetensors"
+    save_file(served, blob)
+    _FakeHub.payload, _FakeHub.filename, _FakeHub.requests = blob.read_bytes(), blob.name, []
+    code = (
+        "from napari_superanimal.model.imagenet import new_network\n"
+        "net, init = new_network('light_resnet18', 3)\n"
+        "print(init)\n"
+        "print(float(net.backbone.model.conv1.weight.double().sum()))\n"
+    )
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _FakeHub)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        init, total = _hub_child(tmp_path, server.server_port, tmp_path / "hub", code)
+    finally:
+        server.shutdown()
+        _FakeHub.filename = ENTRY.weights.filename
+    assert init == "ImageNet (timm/resnet18.a1_in1k)"
+    assert float(total) == pytest.approx(float(served["conv1.weight"].double().sum()))
+    assert any(r.startswith("GET /timm/resnet18.a1_in1k/resolve/") for r in _FakeHub.requests)
+    # offline: from the cache it filled, else random weights, without waiting for the hub
+    assert _hub_child(tmp_path, None, tmp_path / "hub", code)[0] == init
+    init, total = _hub_child(tmp_path, None, tmp_path / "empty", code)
+    assert init.startswith("random (offline") and float(total) != pytest.approx(
+        float(served["conv1.weight"].double().sum())
+    )

@@ -28,6 +28,7 @@ from qtpy.QtWidgets import QGroupBox, QHBoxLayout, QLabel, QPushButton, QVBoxLay
 from ..errors import SuperAnimalError
 from ..metrics.jitter import describe
 from ..train.job import Progress
+from ..train.report import describe_round
 from .forms import fine_tune_form
 from .lossplot import LossPlot
 
@@ -238,7 +239,7 @@ class TrainingPanel(QGroupBox):
         session.use_model(result.estimator)  # the widget follows the session's events
         self.status.setText(
             f"{result.version} ({result.info['ended_by']}, {result.info['steps']} steps): "
-            + test_error(result.info)
+            + describe_round(result.info)
             + _jitter(result.info.get("jitter"))
         )
         kind = "adapted" if result.info.get("adapted") else "fine-tuned"
@@ -260,20 +261,3 @@ def _jitter(report: dict | None) -> str:
     if not report:
         return ""
     return "; " + describe(report.get("before"), report.get("after"))
-
-
-def test_error(info: dict) -> str:
-    """The round's error on its test frames (labeled frames that neither trained nor chose the
-    checkpoint), before -> after."""
-    before, after = info.get("test_before") or {}, info.get("test_after") or {}
-    if after.get("pixels") is None:
-        return "no test error (fewer than 5 labeled frames: all of them trained)"
-
-    def fmt(h: dict) -> str:
-        if h.get("pixels") is None:
-            return "n/a"
-        return f"{h['pixels']:.1f} px, PCK@{h['pck_px']:.1f}px {100 * h['pck']:.0f}%"
-
-    return (
-        f"test error on {after['frames']} frames that chose nothing: {fmt(before)} -> {fmt(after)}"
-    )

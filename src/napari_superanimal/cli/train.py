@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 
+from ..train.report import describe_round
 from ._common import add_project_target, add_quiet, frame_bar, session_for
 
 HELP = "fine-tune on a video's labels: one round, saved as a new model version"
@@ -42,19 +43,5 @@ def run(args: argparse.Namespace) -> int:
                 seed=args.seed,
                 callback=lambda p: bar.update(p.step - bar.n),
             )
-    print(f"{result.version}: {describe_test_error(result.info)}")
+    print(f"{result.version}: {describe_round(result.info)}")
     return 0
-
-
-def describe_test_error(info: dict) -> str:
-    """The round's error on its test frames (frames that chose nothing), before -> after."""
-    before, after = info["test_before"], info["test_after"]
-    if after["pixels"] is None:
-        return "no test error (fewer than 5 labeled frames: all of them trained)"
-
-    def fmt(h):
-        return "n/a" if h["pixels"] is None else f"{h['pixels']:.2f} px"
-
-    return (
-        f"test error on {after['frames']} frames that chose nothing: {fmt(before)} -> {fmt(after)}"
-    )

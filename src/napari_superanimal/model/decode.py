@@ -4,7 +4,10 @@ For each keypoint: the flat argmax of its heatmap (the first maximum on ties, in
 order), ``x = col * stride_x + stride_x / 2`` and ``y = row * stride_y + stride_y / 2`` in input
 pixels, plus, for models with location refinement (ResNet-50), the refinement field's
 ``(dx, dy)`` at the peak cell times ``locref_std``; and the score = the heatmap value at the peak
-clipped to [0, 1]. Optional sub-pixel
+clipped to [0, 1]. With ``extent`` (the frame's size in input pixels, before padding) only the
+cells whose centre lies on the frame compete for the peak: a model trained here never places a
+keypoint in the padding (DeepLabCut's argmax takes the whole padded input: SuperAnimal models
+keep it). Optional sub-pixel
 refinement (off by default, so default outputs stay identical to DeepLabCut's) moves the peak by
 a quadratic fit through its neighbours.
 
@@ -18,6 +21,8 @@ Example::
 
 from __future__ import annotations
 
+import math
+
 import torch
 
 
@@ -27,17 +32,26 @@ def decode_heatmaps(
     subpixel: bool = False,
     locref: torch.Tensor | None = None,
     locref_std: float = 7.2801,
+    extent: tuple[int, int] | None = None,
 ) -> torch.Tensor:
     """``(N, K, h, w)`` heatmaps -> ``(N, K, 3)`` rows of ``x, y, score`` in input pixels.
 
     ``stride`` is input pixels per heatmap cell, one number or ``(stride_y, stride_x)``.
     ``locref`` is ``(N, 2K, h, w)``: channel ``2k`` holds keypoint k's dx, ``2k + 1`` its dy.
+    ``extent`` ``(height, width)``: peaks only where cell centres fall inside it.
     """
     if heatmaps.ndim != 4:
         raise ValueError(f"heatmaps must be (N, K, h, w), got {tuple(heatmaps.shape)}")
     sy, sx = (stride, stride) if isinstance(stride, int | float) else stride
     n, k, h, w = heatmaps.shape
-    flat = heatmaps.reshape(n, k, h * w)
+    peaks = heatmaps
+    if extent is not None:
+        rows_in = max(1, min(h, math.ceil(extent[0] / sy - 0.5)))  # centres r*sy + sy/2 < H
+        cols_in = max(1, min(w, math.ceil(extent[1] / sx - 0.5)))
+        peaks = heatmaps.clone()
+        peaks[:, :, rows_in:] = -torch.inf
+        peaks[:, :, :, cols_in:] = -torch.inf
+    flat = peaks.reshape(n, k, h * w)
     peak, index = flat.max(dim=-1)  # torch returns the first maximal index
     rows = torch.div(index, w, rounding_mode="floor")
     cols = index - rows * w
@@ -48,6 +62,8 @@ def decode_heatmaps(
         x, y = x + dx, y + dy
     x = x * sx + 0.5 * sx
     y = y * sy + 0.5 * sy
+    if extent is not None and subpixel:  # the refinement stays on the frame too
+        x, y = x.clamp(0, extent[1]), y.clamp(0, extent[0])
     if locref is not None:
         if locref.shape != (n, 2 * k, h, w):
             raise ValueError(f"locref must be {(n, 2 * k, h, w)}, got {tuple(locref.shape)}")

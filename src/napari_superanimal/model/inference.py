@@ -33,6 +33,7 @@ from ..zoo.registry import DEFAULT_DETECTOR
 from .boxes import BoxSource, DetectorBoxes, RoiBoxes
 from .checkpoint import load_snapshot
 from .decode import decode_heatmaps
+from .motion import flag_implausible
 from .networks import PoseModel, build_network
 from .preprocess import (
     crop_corners,
@@ -68,6 +69,8 @@ class PoseEstimator:
         input_scale: float = 1.0,
         detector=None,
         crops: bool = False,
+        calibration=None,
+        deeplabcut_outputs: bool = False,
     ):
         if not 0 < input_scale <= 4:
             raise ValueError(f"input_scale must be in (0, 4], got {input_scale}")
@@ -88,6 +91,14 @@ class PoseEstimator:
         #: trained here on crops around each animal (a round on several animals): it predicts
         #: top-down even without a detector, on boxes tracked from seeds
         self.crops = bool(crops)
+        #: a :class:`~.calibration.Calibration` of its scores (a model trained here), or None:
+        #: raw heatmap peaks, as DeepLabCut reports them
+        self.calibration = calibration
+        #: outputs exactly as DeepLabCut computes them (SuperAnimal models): a whole frame's
+        #: peak is taken over its padding too, and a video's scores stay raw. Otherwise (a
+        #: model trained here) keypoints peak on the frame only, and on a video a spike or a
+        #: keypoint stuck while its animal moves is flagged (:mod:`.motion`)
+        self.deeplabcut_outputs = bool(deeplabcut_outputs)
         self._fast: torch.nn.Module | None = None
 
     @property
@@ -164,8 +175,9 @@ class PoseEstimator:
         return self.network(batch.to(self.device))["heatmap"].float().cpu()
 
     @torch.inference_mode()
-    def _keypoints(self, batch: torch.Tensor, subpixel: bool) -> np.ndarray:
-        """Network + decoding: input-pixel keypoints ``(N, K, 3)`` for a normalised batch."""
+    def _keypoints(self, batch: torch.Tensor, subpixel: bool, extent=None) -> np.ndarray:
+        """Network + decoding: input-pixel keypoints ``(N, K, 3)`` for a normalised batch
+        (peaks inside ``extent``, height and width, if given)."""
         batch = batch.to(self.device)
         if self.optimize and self.device.type == "cpu":
             batch = batch.contiguous(memory_format=torch.channels_last)
@@ -176,6 +188,7 @@ class PoseEstimator:
             subpixel=subpixel,
             locref=None if locref is None else locref.float().cpu(),
             locref_std=self.network.arch.locref_std,
+            extent=extent,
         ).numpy()
 
     def predict(
@@ -183,7 +196,7 @@ class PoseEstimator:
         frames: np.ndarray,
         boxes: np.ndarray | None = None,
         batch_size: int = 8,
-        subpixel: bool = False,
+        subpixel: bool | None = None,
     ) -> np.ndarray:
         """Keypoints ``(N, K, 3)`` (x, y, score) in frame pixels for ``(N, H, W, 3)`` frames.
 
@@ -191,8 +204,11 @@ class PoseEstimator:
         with context around each; a frame whose box is NaN gets NaN keypoints with score 0.
         Without them a top-down model takes its detector's best box on each frame; any other
         model, or ``boxes="frame"``, sees each whole frame (resized by ``input_scale``,
-        mirror-padded to a multiple of 32).
+        mirror-padded to a multiple of 32). ``subpixel`` (default: for models trained here,
+        not for SuperAnimal's DeepLabCut outputs) refines each peak between heatmap cells.
         """
+        if subpixel is None:
+            subpixel = not self.deeplabcut_outputs
         frames = np.asarray(frames)
         if frames.ndim == 3:
             return self.predict(
@@ -217,6 +233,8 @@ class PoseEstimator:
                 out[start:stop] = self._predict_crops(
                     frames[start:stop], np.asarray(boxes)[start:stop], subpixel
                 )
+        if self.calibration is not None:
+            out[..., 2] = self.calibration(out[..., 2])
         return out
 
     def _predict_full(self, frames: np.ndarray, subpixel: bool) -> np.ndarray:
@@ -224,7 +242,8 @@ class PoseEstimator:
         # trained from scratch on large frames sees more of the animal per pixel of its input)
         scale = self.input_scale
         seen = rescale_frames(frames, scale)
-        out = self._keypoints(normalize(pad_to_multiple(seen, 32)), subpixel)
+        extent = None if self.deeplabcut_outputs else seen.shape[1:3]
+        out = self._keypoints(normalize(pad_to_multiple(seen, 32)), subpixel, extent)
         return input_to_frame(out, frames.shape[1:3], scale)
 
     def _predict_crops(self, frames: np.ndarray, boxes: np.ndarray, subpixel: bool) -> np.ndarray:
@@ -253,6 +272,7 @@ class PoseEstimator:
         batch_size: int = 8,
         progress: Callable[[int, int], None] | None = None,
         boxes: BoxSource | tuple | str | None = None,
+        flag: bool = True,
     ) -> np.ndarray:
         """Predict frames of a :class:`~napari_superanimal.video.Video` (all by default).
 
@@ -260,11 +280,13 @@ class PoseEstimator:
         frame and detected again every ``detector.every`` frames or when lost; whole frames
         without a detector), ``"frame"`` (whole frames), a region ``(x, y, w, h)`` or a
         :class:`~napari_superanimal.model.boxes.BoxSource`. The next batch is read (from the
-        store or the source) in a thread while the network runs on the current one. Returns
+        store or the source) in a thread while the network runs on the current one. A model
+        trained here flags what the frames in time show to be wrong (:mod:`.motion`) unless
+        ``flag`` is False (a caller that judges a longer run itself). Returns
         ``(len(frames), K, 3)``.
         """
         source = self.box_source(boxes, video=True)
-        poses = self._follow(video, frames, batch_size, progress, source)
+        poses = self._follow(video, frames, batch_size, progress, source, flag)
         if poses.shape[1] != 1:
             raise ValueError("these boxes hold several animals a frame: use predict_animals")
         return poses[:, 0]
@@ -288,7 +310,7 @@ class PoseEstimator:
             tracks = self.tracks(n_animals, every=every)
         return self._follow(video, frames, 1, progress, tracks)
 
-    def _follow(self, video, frames, batch_size, progress, boxes) -> np.ndarray:
+    def _follow(self, video, frames, batch_size, progress, boxes, flag=True) -> np.ndarray:
         """``(len(frames), A, K, 3)``: whole frames (A = 1), or crops around the boxes of
         ``boxes`` (A of them a frame)."""
         if boxes is not None and boxes.sequential:
@@ -330,6 +352,8 @@ class PoseEstimator:
                     progress(done, len(indices))
         if out is None:
             return np.empty((0, 1, len(self.keypoints), 3), np.float32)
+        if flag and not self.deeplabcut_outputs:  # what the video says (:mod:`.motion`)
+            out = flag_implausible(out, indices)
         return out
 
 
@@ -355,11 +379,12 @@ def estimator_from_snapshot(
     device: str = "auto",
     detector=None,
     crops: bool = False,
+    calibration=None,
 ) -> PoseEstimator:
     """A :class:`PoseEstimator` for a snapshot of a known architecture and keypoint set (a
     version trained in a project, or a training round's base model); ``detector`` (a
     :class:`~.detector.DetectorRef`) or ``crops`` (trained on animals' crops) make it
-    top-down."""
+    top-down; ``calibration`` (:class:`~.calibration.Calibration`) maps its scores."""
     names = tuple(keypoints)
     network = build_network(arch, len(names))
     load_snapshot(path, network)
@@ -372,6 +397,7 @@ def estimator_from_snapshot(
         input_scale=input_scale,
         detector=detector,
         crops=crops,
+        calibration=calibration,
     )
 
 
@@ -412,5 +438,11 @@ def load_model(
     if path is not None:
         load_snapshot(path, network)
     return PoseEstimator(
-        network, names, device=device, name=f"{name}_{arch}", weights=path, detector=ref
+        network,
+        names,
+        device=device,
+        name=f"{name}_{arch}",
+        weights=path,
+        detector=ref,
+        deeplabcut_outputs=name.startswith("superanimal_"),  # parity with DeepLabCut
     )

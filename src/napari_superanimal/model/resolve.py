@@ -74,6 +74,7 @@ def resolve_model(
         if versions is not None and model in versions.trained():
             model = versions.load(model, device=device)
         elif described is not None:
+            from .calibration import Calibration
             from .inference import estimator_from_snapshot
 
             model = estimator_from_snapshot(
@@ -83,6 +84,7 @@ def resolve_model(
                 name=model,
                 input_scale=described.get("input_scale", 1.0),
                 device=device,
+                calibration=Calibration.from_dict(described.get("calibration")),
             )
         else:
             model = load_model(

@@ -19,6 +19,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..errors import ProjectError
+from .calibration import Calibration
 
 SECTION = "models"
 
@@ -79,6 +80,7 @@ class ModelVersions:
             device=device,
             detector=_detector(info.get("detector")),
             crops=bool(info.get("top_down")),
+            calibration=Calibration.from_dict(info.get("calibration")),
         )
 
 
@@ -97,5 +99,5 @@ def _detector(record: dict | None):
 
 def _self_description(info: dict) -> dict:
     """What a snapshot carries about itself, so it can be used outside its project."""
-    keys = ("arch", "keypoints", "input_scale")
+    keys = ("arch", "keypoints", "input_scale", "calibration")
     return {k: info[k] for k in keys if k in info}

@@ -1,14 +1,19 @@
-"""How far a model's keypoints are from the user's, on frames it did not train on.
+"""How far a model's keypoints are from the user's, on frames it did not train on, and how its
+raw scores relate to being right there (for :mod:`~..model.calibration`).
 
 Example::
 
     keypoint_error(model, pixels, test_samples, pck_px=10.0)
     # {"pixels": 4.2, "pck": 0.9, "pck_px": 10.0, "frames": 3}
+    scores, errors = scored_errors(model, pixels, validation_samples, rng)
 """
 
 from __future__ import annotations
 
 import numpy as np
+from skimage.transform import SimilarityTransform, warp
+
+CALIBRATION_VIEWS = 8  # views of each validation frame: itself, then moved, turned and zoomed
 
 
 def keypoint_error(
@@ -33,3 +38,48 @@ def keypoint_error(
         "pck_px": pck_px,
         "frames": len(samples),
     }
+
+
+def _view(frame: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, SimilarityTransform]:
+    """``frame`` turned (up to 15 degrees), zoomed (0.9-1.1x) and moved (up to 8% of its size)
+    about its centre, mirrored past its edges; and the transform from view to frame pixels."""
+    h, w = frame.shape[:2]
+    centre = np.array([w, h]) / 2
+    to_frame = (
+        SimilarityTransform(translation=-centre)
+        + SimilarityTransform(
+            rotation=np.deg2rad(rng.uniform(-15, 15)), scale=1 / rng.uniform(0.9, 1.1)
+        )
+        + SimilarityTransform(translation=centre + rng.uniform(-0.08, 0.08, 2) * (w, h))
+    )
+    view = warp(frame, to_frame, order=1, mode="reflect", preserve_range=True)
+    return view.astype(np.uint8), to_frame
+
+
+def scored_errors(
+    estimator, frames: dict[int, np.ndarray], samples, rng, scales=None, views=CALIBRATION_VIEWS
+) -> tuple[np.ndarray, np.ndarray]:
+    """Raw scores and pixel errors of ``estimator`` on the user's points of ``samples``, each
+    frame seen as itself and ``views - 1`` moved, turned and zoomed copies (more points to
+    calibrate on than a few frames hold; each copy is still a frame the network never trained
+    on). ``scales`` as in :func:`keypoint_error`. A keypoint predicted nowhere is an infinite
+    error with score 0."""
+    raw = getattr(estimator, "calibration", None)
+    estimator.calibration = None  # the raw scores are what a calibration maps
+    scores, errors = [], []
+    try:
+        for s in samples:
+            frame = frames[s.frame]
+            shown = [(frame, None)] + [_view(frame, rng) for _ in range(views - 1)]
+            pred = estimator.predict(np.stack([v for v, _ in shown]))
+            for p, (_, to_frame) in zip(pred, shown, strict=True):
+                xy = p[s.labeled, :2].astype(np.float64)
+                if to_frame is not None:  # keypoints are pixel centres (see augment)
+                    xy = to_frame(xy - 0.5) + 0.5
+                d = np.linalg.norm(xy - s.keypoints[s.labeled], axis=1)
+                d = d * (scales[s.frame] if scales else 1.0)
+                errors.extend(np.where(np.isfinite(d), d, np.inf))
+                scores.extend(np.nan_to_num(p[s.labeled, 2], nan=0.0))
+    finally:
+        estimator.calibration = raw
+    return np.asarray(scores, np.float64), np.asarray(errors, np.float64)

@@ -38,11 +38,12 @@ import torch
 
 from ..errors import TrainingError
 from ..metrics.jitter import compare, jitter_metrics
+from ..model.calibration import RADIUS_PX, Calibration, fit_calibration
+from ..model.imagenet import new_network
 from ..model.inference import PoseEstimator
-from ..model.networks import build_network
 from ..model.preprocess import frame_to_input, rescale_frames, scaled_size
 from .crops import animal_extent, auto_input_scale, crop_size
-from .evaluate import keypoint_error
+from .evaluate import CALIBRATION_VIEWS, keypoint_error, scored_errors
 from .job import (
     DEFAULT_LIGHT_ARCH,
     Progress,
@@ -197,6 +198,15 @@ def jitter_info(job: RoundJob, before, trial: PoseEstimator, video) -> dict:
     return {"jitter": {**report, "clips": {job.video_key: _runs(frames)}}}
 
 
+def calibrate(trial: PoseEstimator, data: RoundData, rng, scales) -> Calibration | None:
+    """The trained network's scores calibrated on the round's validation frames (None without
+    them: its scores stay raw heatmap peaks)."""
+    if not data.split.validation:
+        return None
+    scores, errors = scored_errors(trial, data.pixels, data.split.validation, rng, scales)
+    return fit_calibration(scores, errors <= RADIUS_PX, RADIUS_PX)
+
+
 def _frames(job, samples) -> list[int]:
     """The video frames ``samples`` are of (a crop's frame, with several animals)."""
     frames = (job.crop_frames[p.frame] if job.crops else p.frame for p in samples)
@@ -252,8 +262,9 @@ def run_round(
     video = job.video()
     base = job.base_estimator()
     base_version = None if job.base is None else job.base.version
-    if base is None:
-        network = build_network(s.arch or DEFAULT_LIGHT_ARCH, len(job.keypoints))
+    init = f"from {base_version}"
+    if base is None:  # a new network: ImageNet's backbone when it can be had, else random
+        network, init = new_network(s.arch or DEFAULT_LIGHT_ARCH, len(job.keypoints))
         scale = s.input_scale or auto_input_scale(*job.frame_size)
         base = PoseEstimator(network, job.keypoints, "cpu", network.arch.name, input_scale=scale)
     else:
@@ -275,7 +286,14 @@ def run_round(
         return outcome
 
     replay = s.replay and base_version is not None
-    samples = training_samples(job.labels, job.predictions, s.frames, replay, s.replay_threshold)
+    samples = training_samples(
+        job.labels,
+        job.predictions,
+        s.frames,
+        replay,
+        s.replay_threshold,
+        untouched_absent=base_version is None,  # from scratch: DeepLabCut's missing points
+    )
     steps, pseudo, extra = s.steps, [], dict(job.extra_info)
     if job.adaptation is not None:
         pseudo, steps, adapted = pseudo_labels(job, samples)
@@ -301,7 +319,8 @@ def run_round(
     trainer = Trainer(network, data.training, loop, rng, validate if split.validation else None)
     budget = None
     if s.time_budget is not None:  # what is left once the work after training is set aside
-        after = len(split.test) + len(split.validation) + len(job.jitter_at)
+        # the test frames, the validation frames' calibration views, the jitter clips
+        after = len(split.test) + CALIBRATION_VIEWS * len(split.validation) + len(job.jitter_at)
         budget = s.time_budget - (time.perf_counter() - round_started)
         budget -= _after_training_seconds(trial, data.pixels, after)
     started = time.perf_counter()
@@ -310,6 +329,7 @@ def run_round(
         return outcome
     network.load_state_dict(trainer.best_state(ended_by))
     network.eval()
+    trial.calibration = calibrate(trial, data, rng, scales)
     errors = {
         "test_before": {**before, "split": "test"},
         "test_after": {
@@ -328,6 +348,8 @@ def run_round(
         replay=replay,
         replay_threshold=s.replay_threshold,
         seconds=time.perf_counter() - started,
+        init=init,
+        calibration=None if trial.calibration is None else trial.calibration.to_dict(),
         **jitter_info(job, jitter_before, trial, video),
         **extra,
     )

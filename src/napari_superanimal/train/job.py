@@ -98,6 +98,8 @@ class BaseModel:
     state: dict | None = None
     detector: object = None  # its DetectorRef: it predicts top-down
     crops: bool = False  # trained on animals' crops: it predicts top-down, with or without one
+    calibration: object = None  # its scores' :class:`~..model.calibration.Calibration`
+    deeplabcut_outputs: bool = False  # a SuperAnimal model's: as DeepLabCut computes them
 
     @classmethod
     def of(cls, estimator, version: str) -> BaseModel:
@@ -111,6 +113,8 @@ class BaseModel:
             state,
             estimator.detector,
             estimator.crops,
+            estimator.calibration,
+            estimator.deeplabcut_outputs,
         )
 
     def load(self, device: str = "auto"):
@@ -118,7 +122,7 @@ class BaseModel:
         from ..model.networks import build_network
 
         if self.weights is not None:
-            return estimator_from_snapshot(
+            model = estimator_from_snapshot(
                 self.weights,
                 self.arch,
                 self.keypoints,
@@ -127,7 +131,10 @@ class BaseModel:
                 device=device,
                 detector=self.detector,
                 crops=self.crops,
+                calibration=self.calibration,
             )
+            model.deeplabcut_outputs = self.deeplabcut_outputs
+            return model
         network = build_network(self.arch, len(self.keypoints))
         network.load_state_dict(self.state, strict=True)
         return PoseEstimator(
@@ -138,6 +145,8 @@ class BaseModel:
             input_scale=self.input_scale,
             detector=self.detector,
             crops=self.crops,
+            calibration=self.calibration,
+            deeplabcut_outputs=self.deeplabcut_outputs,
         )
 
 
@@ -357,6 +366,9 @@ def commit_round(session, outcome: RoundOutcome):
         info["detector"] = detector_record(outcome.detector)
         trained.detector = outcome.detector
     trained.crops = bool(info.get("top_down"))  # without a detector: tracked from seeds
+    from ..model.calibration import Calibration
+
+    trained.calibration = Calibration.from_dict(info.get("calibration"))
     estimator = trained.load(session.model.device if session.model is not None else "auto")
     estimator.weights = session.versions.save(version, estimator.network, info)
     return RoundResult(version, estimator, info)
