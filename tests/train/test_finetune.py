@@ -249,7 +249,7 @@ def test_cli_train_runs_a_round_and_the_project_remembers_its_model(mouse, tmp_p
     # three labeled frames: all of them train, and the CLI says there is no test error
     assert proc.stdout.startswith("light_resnet18-r1: no test error"), proc.stdout
     # and how it started (the hub is off in tests) and that its scores are raw heatmap peaks
-    assert "started from random (offline: timm/resnet18.a1_in1k" in proc.stdout, proc.stdout
+    assert "started from random weights (offline: timm/resnet18.a1_in1k" in proc.stdout, proc.stdout
     assert "scores not calibrated (no validation frames" in proc.stdout
     with Session.open(video) as session:  # reopened: the trained model is the active one
         assert session.model_version == "light_resnet18-r1" and session.model is not None

@@ -192,12 +192,12 @@ def test_a_new_network_starts_from_imagenet_weights_when_the_hub_has_them(tmp_pa
     finally:
         server.shutdown()
         _FakeHub.filename = ENTRY.weights.filename
-    assert init == "ImageNet (timm/resnet18.a1_in1k)"
+    assert init == "ImageNet weights (timm/resnet18.a1_in1k)"
     assert float(total) == pytest.approx(float(served["conv1.weight"].double().sum()))
     assert any(r.startswith("GET /timm/resnet18.a1_in1k/resolve/") for r in _FakeHub.requests)
     # offline: from the cache it filled, else random weights, without waiting for the hub
     assert _hub_child(tmp_path, None, tmp_path / "hub", code)[0] == init
     init, total = _hub_child(tmp_path, None, tmp_path / "empty", code)
-    assert init.startswith("random (offline") and float(total) != pytest.approx(
+    assert init.startswith("random weights (offline") and float(total) != pytest.approx(
         float(served["conv1.weight"].double().sum())
     )

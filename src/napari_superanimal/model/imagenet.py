@@ -9,7 +9,7 @@ report says which (:func:`new_network`'s second value goes into the version's in
 Example::
 
     network, init = new_network("light_resnet18", num_keypoints=5)
-    init   # "ImageNet (timm/resnet18.a1_in1k)" or "random (...: no ImageNet weights)"
+    init   # "ImageNet weights (timm/resnet18.a1_in1k)" or "random weights (offline: ...)"
 """
 
 from __future__ import annotations
@@ -57,15 +57,15 @@ def new_network(arch: str, num_keypoints: int) -> tuple[PoseModel, str]:
     network = build_network(arch, num_keypoints)
     source = imagenet_source(arch)
     if source is None:
-        return network, "random (timm has no ImageNet weights for this backbone)"
+        return network, "random weights (timm has no ImageNet weights for this backbone)"
     path = try_to_load_from_cache(source.repo_id, source.filename)
     if not isinstance(path, str):
         if not hub_reachable():
-            return network, f"random (offline: {source.repo_id} not in the cache)"
+            return network, f"random weights (offline: {source.repo_id} not in the cache)"
         try:
             path = hf_hub_download(source.repo_id, source.filename)
         except Exception as err:  # noqa: BLE001 - any hub failure: train from random weights
-            return network, f"random ({source.url}: {type(err).__name__})"
+            return network, f"random weights ({source.url}: {type(err).__name__})"
     from safetensors.torch import load_file
 
     missing, _ = network.backbone.model.load_state_dict(load_file(path), strict=False)
@@ -73,4 +73,4 @@ def new_network(arch: str, num_keypoints: int) -> tuple[PoseModel, str]:
         raise WeightsNotFoundError(
             f"{path}: not {source.repo_id}'s weights ({len(missing)} backbone tensors missing)"
         )
-    return network, f"ImageNet ({source.repo_id})"
+    return network, f"ImageNet weights ({source.repo_id})"

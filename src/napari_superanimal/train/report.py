@@ -30,8 +30,9 @@ def test_error(info: dict) -> str:
 def start_and_scores(info: dict) -> str:
     """Where the network started (ImageNet, random weights, an earlier model) and whether its
     scores are calibrated."""
+    # "from <version>", "ImageNet weights (...)" or "random weights (...)"
     init = info.get("init", "")
-    start = f"started {init}" if init.startswith("from ") else f"started from {init} weights"
+    start = f"started {init}" if init.startswith("from ") else f"started from {init}"
     calibration = info.get("calibration")
     if calibration:
         scores = f"scores calibrated on {calibration['points']} validation points"
