@@ -26,7 +26,8 @@ bench: setup
 	cd benchmarks && $(XVFB) ../.venv/bin/python bench_open.py
 	cd benchmarks && $(XVFB) ../.venv/bin/python bench_labeling.py
 	cd benchmarks && ../.venv/bin/python bench_cluster.py
-	cd benchmarks && ../.venv/bin/python bench_finetune.py --arch light_resnet18 --labels 20
+	cd benchmarks && ../.venv/bin/python bench_finetune.py --arch light_resnet18 --labels 20 --seeds 0 1 2 --tag new
+	cd benchmarks && ../.venv/bin/python bench_finetune.py --arch light_resnet18 --labels 5 10 35 --tag counts
 	cd benchmarks && ../.venv/bin/python bench_suggest.py
 	cd benchmarks && ../.venv/bin/python bench_animals_store.py
 	cd benchmarks && ../.venv/bin/python bench_demo.py
@@ -36,3 +37,5 @@ bench: setup
 	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_topdown_dlc.py --dlc-python $(DLC_PYTHON); else echo "bench_topdown_dlc.py skipped: no DeepLabCut venv at $(DLC_PYTHON)"; fi
 	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_tracking.py --dlc-python $(DLC_PYTHON); else echo "bench_tracking.py skipped: no DeepLabCut venv at $(DLC_PYTHON)"; fi
 	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python check_dlc_multianimal.py --dlc-python $(DLC_PYTHON); else echo "check_dlc_multianimal.py skipped: no DeepLabCut venv"; fi
+	if [ -x $(DLC_PYTHON) ]; then $(DLC_PYTHON) benchmarks/bench_finetune_dlc.py --labels 20; else echo "bench_finetune_dlc.py skipped: no DeepLabCut venv"; fi
+	cd benchmarks && ../.venv/bin/python summarize_finetune.py
