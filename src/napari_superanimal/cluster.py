@@ -95,7 +95,7 @@ class ModelSpec:
 
         detector = self.detector_ref()
         if self.keypoints is not None and self.weights is not None:
-            model = estimator_from_snapshot(
+            return estimator_from_snapshot(
                 self.weights,
                 self.arch,
                 self.keypoints,
@@ -103,9 +103,8 @@ class ModelSpec:
                 input_scale=self.input_scale,
                 detector=detector,
                 calibration=self.calibration,
+                deeplabcut_outputs=self.deeplabcut_outputs,
             )
-            model.deeplabcut_outputs = self.deeplabcut_outputs
-            return model
         model = load_model(
             self.name,
             weights=self.weights,

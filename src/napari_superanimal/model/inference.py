@@ -380,11 +380,13 @@ def estimator_from_snapshot(
     detector=None,
     crops: bool = False,
     calibration=None,
+    deeplabcut_outputs: bool = False,
 ) -> PoseEstimator:
     """A :class:`PoseEstimator` for a snapshot of a known architecture and keypoint set (a
     version trained in a project, or a training round's base model); ``detector`` (a
     :class:`~.detector.DetectorRef`) or ``crops`` (trained on animals' crops) make it
-    top-down; ``calibration`` (:class:`~.calibration.Calibration`) maps its scores."""
+    top-down; ``calibration`` (:class:`~.calibration.Calibration`) maps its scores;
+    ``deeplabcut_outputs`` for SuperAnimal weights (see :class:`PoseEstimator`)."""
     names = tuple(keypoints)
     network = build_network(arch, len(names))
     load_snapshot(path, network)
@@ -398,6 +400,7 @@ def estimator_from_snapshot(
         detector=detector,
         crops=crops,
         calibration=calibration,
+        deeplabcut_outputs=deeplabcut_outputs,
     )
 
 

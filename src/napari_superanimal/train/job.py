@@ -122,7 +122,7 @@ class BaseModel:
         from ..model.networks import build_network
 
         if self.weights is not None:
-            model = estimator_from_snapshot(
+            return estimator_from_snapshot(
                 self.weights,
                 self.arch,
                 self.keypoints,
@@ -132,9 +132,8 @@ class BaseModel:
                 detector=self.detector,
                 crops=self.crops,
                 calibration=self.calibration,
+                deeplabcut_outputs=self.deeplabcut_outputs,
             )
-            model.deeplabcut_outputs = self.deeplabcut_outputs
-            return model
         network = build_network(self.arch, len(self.keypoints))
         network.load_state_dict(self.state, strict=True)
         return PoseEstimator(
