@@ -25,12 +25,9 @@ def keypoint_error(
     if not samples:
         return {"pixels": None, "pck": None, "pck_px": pck_px, "frames": 0}
     pred = estimator.predict(np.stack([frames[s.frame] for s in samples]))
-    errors = []
-    for s, p in zip(samples, pred, strict=True):
-        d = np.linalg.norm(p[s.labeled, :2] - s.keypoints[s.labeled], axis=1)
-        d = d * (scales[s.frame] if scales else 1.0)
-        errors.extend(np.where(np.isfinite(d), d, np.inf))
-    errors = np.asarray(errors)
+    errors = np.concatenate(
+        [_errors(p[s.labeled, :2], s, scales) for s, p in zip(samples, pred, strict=True)]
+    )
     finite = errors[np.isfinite(errors)]
     return {
         "pixels": float(finite.mean()) if len(finite) else None,
@@ -38,6 +35,14 @@ def keypoint_error(
         "pck_px": pck_px,
         "frames": len(samples),
     }
+
+
+def _errors(xy: np.ndarray, sample, scales) -> np.ndarray:
+    """Frame-pixel distances from ``xy`` (the prediction of ``sample``'s labeled keypoints)
+    to the user's points; infinite where nothing was predicted."""
+    d = np.linalg.norm(xy - sample.keypoints[sample.labeled], axis=1)
+    d = d * (scales[sample.frame] if scales else 1.0)
+    return np.where(np.isfinite(d), d, np.inf)
 
 
 def _view(frame: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, SimilarityTransform]:
@@ -76,9 +81,7 @@ def scored_errors(
                 xy = p[s.labeled, :2].astype(np.float64)
                 if to_frame is not None:  # keypoints are pixel centres (see augment)
                     xy = to_frame(xy - 0.5) + 0.5
-                d = np.linalg.norm(xy - s.keypoints[s.labeled], axis=1)
-                d = d * (scales[s.frame] if scales else 1.0)
-                errors.extend(np.where(np.isfinite(d), d, np.inf))
+                errors.extend(_errors(xy, s, scales))
                 scores.extend(np.nan_to_num(p[s.labeled, 2], nan=0.0))
     finally:
         estimator.calibration = raw

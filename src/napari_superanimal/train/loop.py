@@ -208,9 +208,10 @@ class Clock:
 
 
 def _absent(sample: Sample) -> np.ndarray:
+    """``sample``'s absent keypoints (none for pseudo-labels, which leave it unset)."""
     if sample.absent is None:
         return np.zeros(len(sample.keypoints), bool)
-    return sample.absent & ~sample.visible
+    return sample.absent
 
 
 def _freeze_batchnorm(network: torch.nn.Module) -> None:
