@@ -14,11 +14,10 @@ Example::
 
 from __future__ import annotations
 
-import os
 import urllib.request
 
 from ..errors import WeightsNotFoundError
-from ..zoo.weights import WeightsSource
+from ..zoo.weights import WeightsSource, hub_endpoint, hub_offline
 from .networks import ARCHITECTURES, PoseModel, build_network
 
 WEIGHTS_FILE = "model.safetensors"  # what timm's Hugging Face repositories hold
@@ -37,11 +36,11 @@ def imagenet_source(arch: str) -> WeightsSource | None:
 
 def hub_reachable(timeout: float = HUB_TIMEOUT) -> bool:
     """Whether the model hub answers at all (one request, no retries), unless offline."""
-    if os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}:
+    if hub_offline():
         return False
-    endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
     try:
-        urllib.request.urlopen(urllib.request.Request(endpoint, method="HEAD"), timeout=timeout)
+        request = urllib.request.Request(hub_endpoint(), method="HEAD")
+        urllib.request.urlopen(request, timeout=timeout)
     except urllib.error.HTTPError:
         return True  # it answered
     except (OSError, ValueError):

@@ -26,6 +26,16 @@ from pathlib import Path
 from ..errors import WeightsNotFoundError
 
 
+def hub_endpoint() -> str:
+    """The model hub's address (``HF_ENDPOINT``, else Hugging Face's)."""
+    return os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
+
+
+def hub_offline() -> bool:
+    """Whether downloads are off (``HF_HUB_OFFLINE``)."""
+    return os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
+
+
 @dataclass(frozen=True)
 class WeightsSource:
     """Where a weights file lives on the hub."""
@@ -35,8 +45,7 @@ class WeightsSource:
 
     @property
     def url(self) -> str:
-        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co").rstrip("/")
-        return f"{endpoint}/{self.repo_id}/resolve/main/{self.filename}"
+        return f"{hub_endpoint()}/{self.repo_id}/resolve/main/{self.filename}"
 
 
 def manual_dir() -> Path:
@@ -67,8 +76,7 @@ def resolve_weights(
     cached = try_to_load_from_cache(source.repo_id, source.filename, cache_dir=hub_cache)
     if isinstance(cached, str) and Path(cached).is_file():
         return Path(cached)
-    offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
-    if download and not offline:
+    if download and not hub_offline():
         try:
             return Path(hf_hub_download(source.repo_id, source.filename, cache_dir=hub_cache))
         except Exception as err:  # noqa: BLE001 - any network/hub failure: say what to do
