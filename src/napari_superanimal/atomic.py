@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +19,8 @@ from pathlib import Path
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path beside ``path``; on success it replaces ``path`` in one rename."""
     path = Path(path)
-    tmp = path.with_name(path.name + ".partial")
+    # unique per process and thread: two writers of the same file never share a temporary
+    tmp = path.with_name(f"{path.name}.{os.getpid()}-{threading.get_ident()}.partial")
     try:
         yield tmp
         os.replace(tmp, path)
