@@ -4,6 +4,7 @@
   whole session points ``NAPARI_CONFIG`` at a temporary file, set here before napari is
   imported; :mod:`fixtures.napari` also fails the session if the real file changed.
 - the model hub: offline (``HF_HUB_OFFLINE``), its cache a temporary folder (``HF_HUB_CACHE``).
+- inference: PyTorch (``NAPARI_SUPERANIMAL_ENGINE``), except where a test asks for ONNX Runtime.
 - caches: :mod:`fixtures.paths` points the frame-store cache at a temporary folder per test.
 - GUI tests (marked ``gui``) need a display: under ``make test`` they run inside ``xvfb-run``.
 
@@ -23,6 +24,9 @@ os.environ["NAPARI_CONFIG"] = os.path.join(_SETTINGS_DIR, "settings.yaml")
 # that needs the hub serves a fake one and says so in its own environment)
 os.environ["HF_HUB_OFFLINE"] = "1"
 os.environ["HF_HUB_CACHE"] = os.path.join(_SETTINGS_DIR, "hub")
+# models predict with PyTorch unless a test asks for ONNX Runtime (test_onnx_runtime.py): each
+# model's background export would otherwise start a process in every test
+os.environ["NAPARI_SUPERANIMAL_ENGINE"] = "torch"
 
 pytest_plugins = [
     "fixtures.paths",

@@ -10,6 +10,11 @@ their zoo detector finds (``fasterrcnn_resnet50_fpn_v2`` unless ``detector=`` na
 ``predict_video``, and so Session, the CLI, cluster workers, adaptation and training rounds)
 takes the model's own boxes unless given others: ``boxes="frame"`` forces whole frames.
 
+On a CPU the forward pass runs in ONNX Runtime (:mod:`.runtime`): the first prediction runs
+PyTorch, the network is exported in the background (cached per weights), and ONNX Runtime takes
+over once its keypoints match PyTorch's on a real batch. ``engine="torch"`` (or
+``$NAPARI_SUPERANIMAL_ENGINE=torch``) keeps PyTorch; training and GPUs always use it.
+
 Example::
 
     from napari_superanimal.model.inference import load_model
@@ -45,6 +50,8 @@ from .preprocess import (
 )
 
 TOP_DOWN_SIZE = (256, 256)
+ENGINES = ("auto", "torch")
+ENGINE_ENV = "NAPARI_SUPERANIMAL_ENGINE"
 FULL_FRAME = "frame"  # ``boxes=FULL_FRAME``: whole frames even for a model with a detector
 
 
@@ -71,6 +78,8 @@ class PoseEstimator:
         crops: bool = False,
         calibration=None,
         deeplabcut_outputs: bool = False,
+        engine: str | None = None,
+        export_dir: str | os.PathLike | None = None,
     ):
         if not 0 < input_scale <= 4:
             raise ValueError(f"input_scale must be in (0, 4], got {input_scale}")
@@ -99,7 +108,17 @@ class PoseEstimator:
         #: model trained here) keypoints peak on the frame only, and on a video a spike or a
         #: keypoint stuck while its animal moves is flagged (:mod:`.motion`)
         self.deeplabcut_outputs = bool(deeplabcut_outputs)
+        engine = engine or os.environ.get(ENGINE_ENV) or "auto"
+        if engine not in ENGINES:
+            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        #: ``"auto"`` (default, or ``$NAPARI_SUPERANIMAL_ENGINE``): on a CPU, ONNX Runtime once
+        #: the network is exported and checked (:mod:`.runtime`), PyTorch until then;
+        #: ``"torch"``: PyTorch only (training; or set the variable for every model)
+        self.engine = engine
+        #: where the exported graph is cached (default: the user cache's ``onnx`` folder)
+        self.export_dir = Path(export_dir) if export_dir is not None else None
         self._fast: torch.nn.Module | None = None
+        self._onnx = None
 
     @property
     def top_down(self) -> bool:
@@ -149,8 +168,22 @@ class PoseEstimator:
         return RoiBoxes(boxes)
 
     def weights_changed(self) -> None:
-        """Call after changing ``network``'s weights (training): rebuilds the fused copy."""
+        """Call after changing ``network``'s weights: rebuilds the fused copy and the export."""
         self._fast = None
+        self._onnx = None
+
+    def onnx_engine(self):
+        """The :class:`~.runtime.OnnxEngine` serving this model on the CPU, or None (PyTorch
+        only: ``engine="torch"``, a GPU, or ``optimize``)."""
+        if self.engine != "auto" or self.device.type != "cpu" or self.optimize:
+            return None
+        if self._onnx is None:
+            from ..video.video import cache_dir
+            from .runtime import OnnxEngine
+
+            folder = self.export_dir or cache_dir() / "onnx"
+            self._onnx = OnnxEngine(self.network, folder, self.name)
+        return self._onnx
 
     def _runner(self) -> torch.nn.Module:
         """The module inference runs: the network itself, or with ``optimize`` on the CPU a copy
@@ -178,18 +211,29 @@ class PoseEstimator:
     def _keypoints(self, batch: torch.Tensor, subpixel: bool, extent=None) -> np.ndarray:
         """Network + decoding: input-pixel keypoints ``(N, K, 3)`` for a normalised batch
         (peaks inside ``extent``, height and width, if given)."""
+
+        def decode(outputs) -> np.ndarray:
+            heatmap, locref = outputs
+            return decode_heatmaps(
+                heatmap.float().cpu(),
+                self.network.stride,
+                subpixel=subpixel,
+                locref=None if locref is None else locref.float().cpu(),
+                locref_std=self.network.arch.locref_std,
+                extent=extent,
+            ).numpy()
+
+        engine = self.onnx_engine()
+        if engine is None:
+            return decode(self._torch_outputs(batch))
+        return decode(engine.outputs(batch, self._torch_outputs, decode))
+
+    def _torch_outputs(self, batch: torch.Tensor):
+        """``(heatmap, locref or None)`` from PyTorch."""
         batch = batch.to(self.device)
         if self.optimize and self.device.type == "cpu":
             batch = batch.contiguous(memory_format=torch.channels_last)
-        heatmap, locref = self._runner()(batch)
-        return decode_heatmaps(
-            heatmap.float().cpu(),
-            self.network.stride,
-            subpixel=subpixel,
-            locref=None if locref is None else locref.float().cpu(),
-            locref_std=self.network.arch.locref_std,
-            extent=extent,
-        ).numpy()
+        return self._runner()(batch)
 
     def predict(
         self,
@@ -401,7 +445,15 @@ def estimator_from_snapshot(
         crops=crops,
         calibration=calibration,
         deeplabcut_outputs=deeplabcut_outputs,
+        export_dir=export_folder(path),
     )
+
+
+def export_folder(snapshot: str | os.PathLike) -> Path | None:
+    """Where a project's exported graphs live: beside its snapshot (None if that folder is
+    read-only: the user cache)."""
+    folder = Path(snapshot).resolve().parent
+    return folder / "onnx" if os.access(folder, os.W_OK) else None
 
 
 def load_model(

@@ -303,7 +303,10 @@ def run_round(
     data = prepare_data(job, video, samples, pseudo, split, scale)
 
     network = copy.deepcopy(base.network).to(base.device)
-    trial = PoseEstimator(network, job.keypoints, device=base.device, input_scale=scale)
+    # its weights change at every step: PyTorch (an export would be stale at once)
+    trial = PoseEstimator(
+        network, job.keypoints, device=base.device, input_scale=scale, engine="torch"
+    )
     scales = job.crop_scales or None  # several animals: crop pixels -> frame pixels
     before = keypoint_error(base, data.pixels, split.test, data.pck_px, scales)
     jitter_before = None

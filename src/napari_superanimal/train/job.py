@@ -366,8 +366,10 @@ def commit_round(session, outcome: RoundOutcome):
         trained.detector = outcome.detector
     trained.crops = bool(info.get("top_down"))  # without a detector: tracked from seeds
     from ..model.calibration import Calibration
+    from ..model.inference import export_folder
 
     trained.calibration = Calibration.from_dict(info.get("calibration"))
     estimator = trained.load(session.model.device if session.model is not None else "auto")
     estimator.weights = session.versions.save(version, estimator.network, info)
+    estimator.export_dir = export_folder(estimator.weights)
     return RoundResult(version, estimator, info)

@@ -1,0 +1,316 @@
+"""CPU inference through ONNX Runtime: the same network, exported once per weights.
+
+On a CPU, a pose network's forward pass runs ~1.3-1.6x faster in ONNX Runtime than in PyTorch
+(HRNet-W32 here; ``benchmarks/bench_onnx.py``). :class:`OnnxEngine` gives
+:class:`~.inference.PoseEstimator` that forward pass:
+
+- **Export in the background.** The first prediction runs PyTorch; then a child process
+  exports the network (opset 17, dynamic batch, height and width) while PyTorch keeps serving
+  (in-process, the exporter would hold Python's lock for up to a second: a frozen viewer).
+- **Cached per weights.** The graph is named by a hash of the weights' content (and of what
+  shapes the export), stored in ``directory``, and carries that key in its metadata: a graph
+  whose key does not match is exported again, never used.
+- **Checked before use.** The first batch ONNX Runtime could serve runs through both engines;
+  ONNX Runtime takes over only if its heatmaps agree with PyTorch's (:data:`HEATMAP_TOLERANCE`),
+  every keypoint lands within :data:`PIXEL_TOLERANCE` and every score within
+  :data:`SCORE_TOLERANCE` of PyTorch's (a keypoint whose two best heatmap cells differ by less
+  than that tolerance is a tie either answer is right for).
+  Otherwise, or if the export fails, PyTorch stays and the reason is given once, as a warning.
+
+Example::
+
+    engine = OnnxEngine(network, cache_dir() / "onnx", name="superanimal_topviewmouse_hrnet_w32")
+    heatmap, locref = engine.outputs(batch, torch_forward, decode)   # torch until it is ready
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import hashlib
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..atomic import atomic_path
+
+OPSET = 17
+#: bump when the exported graph changes for the same weights (the key changes with it)
+EXPORT_FORMAT = 1
+KEY_FIELD = "napari_superanimal.weights_key"
+PIXEL_TOLERANCE = 1e-3
+SCORE_TOLERANCE = 1e-4
+#: heatmaps agree within this share of their largest value (at least 1)
+HEATMAP_TOLERANCE = 1e-4
+
+Outputs = tuple[torch.Tensor, torch.Tensor | None]
+
+
+def available() -> str | None:
+    """None if ONNX Runtime can run here, else why not."""
+    try:
+        import onnxruntime  # noqa: F401
+    except ImportError as e:
+        return f"onnxruntime is not installed ({e})"
+    return None
+
+
+def weights_key(network: torch.nn.Module) -> str:
+    """A hash of the network's weights and of what the export depends on."""
+    h = hashlib.blake2b(digest_size=16)
+    arch = getattr(network, "arch", None)
+    h.update(f"{EXPORT_FORMAT}|{OPSET}|{torch.__version__}|{arch}".encode())
+    for name, tensor in network.state_dict().items():
+        t = tensor.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update((t.float() if t.dtype == torch.bfloat16 else t).numpy().data)
+    return h.hexdigest()
+
+
+class _Graph(torch.nn.Module):
+    """What is exported: heatmaps, and location refinement where the network has it."""
+
+    def __init__(self, network: torch.nn.Module):
+        super().__init__()
+        self.network = network
+
+    def forward(self, x: torch.Tensor):
+        out = self.network(x)
+        if out.get("locref") is None:
+            return out["heatmap"]
+        return out["heatmap"], out["locref"]
+
+
+def export(network: torch.nn.Module, path: Path, key: str) -> None:
+    """Write ``network`` (on the CPU, in eval mode) as an ONNX graph carrying ``key``."""
+    import onnx
+
+    graph = _Graph(copy.deepcopy(network).cpu().eval())
+    has_locref = bool(getattr(getattr(network, "arch", None), "locref", False))
+    outputs = ["heatmap", "locref"] if has_locref else ["heatmap"]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(path) as tmp, warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # tracer and exporter chatter
+        torch.onnx.export(
+            graph,
+            (torch.zeros(1, 3, 256, 256),),
+            str(tmp),
+            dynamo=False,  # TorchScript exporter: seconds, where dynamo takes ~30 s for HRNet
+            opset_version=OPSET,
+            input_names=["input"],
+            output_names=outputs,
+            dynamic_axes={"input": {0: "n", 2: "h", 3: "w"}},
+        )
+        model = onnx.load(str(tmp))
+        onnx.helper.set_model_props(model, {KEY_FIELD: key})
+        onnx.save(model, str(tmp))
+
+
+def export_in_child(network: torch.nn.Module, path: Path, key: str) -> None:
+    """:func:`export` in a child process, at low priority: tracing and the exporter's passes
+    hold Python's lock for up to a second at a time, which would freeze a viewer. The child
+    gets the weights as arrays (written without holding the lock long) and builds the same
+    architecture."""
+    from .networks import ARCHITECTURES
+
+    arch = getattr(network, "arch", None)
+    if arch is None or ARCHITECTURES.get(arch.name) != arch:
+        raise ValueError(f"only the known architectures export ({sorted(ARCHITECTURES)})")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as tmp:
+        state = Path(tmp) / "state.npz"
+        np.savez(state, **{k: v.detach().cpu().numpy() for k, v in network.state_dict().items()})
+        env = {**os.environ, "OMP_NUM_THREADS": "1"}
+        command = [sys.executable, "-m", __name__, str(state), arch.name]
+        command += [str(network.num_keypoints), str(path), key]
+        child = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
+    if child.returncode:
+        lines = child.stderr.strip().splitlines() or [f"exit status {child.returncode}"]
+        raise RuntimeError(lines[-1])
+
+
+def _export_main(argv: list[str]) -> None:
+    """The child's side of :func:`export_in_child`."""
+    from .networks import build_network
+
+    state_path, arch, k, path, key = argv
+    with contextlib.suppress(OSError):
+        os.nice(10)  # the viewer and the predictions come first
+    torch.set_num_threads(1)
+    network = build_network(arch, int(k))
+    with np.load(state_path) as state:
+        network.load_state_dict({name: torch.from_numpy(state[name]) for name in state.files})
+    export(network, Path(path), key)
+
+
+def open_session(path: Path, key: str, threads: int):
+    """An ONNX Runtime CPU session for ``path``, or None if the graph is not ``key``'s."""
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.log_severity_level = 3
+    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+    if session.get_modelmeta().custom_metadata_map.get(KEY_FIELD) != key:
+        return None
+    return session
+
+
+def compare(
+    torch_out: Outputs, onnx_out: Outputs, decode: Callable[[Outputs], np.ndarray]
+) -> str | None:
+    """None if the decoded keypoints agree (ties apart), else how they differ."""
+    a, b = decode(torch_out), decode(onnx_out)
+    scores = float(np.abs(a[..., 2] - b[..., 2]).max(initial=0))
+    if scores > SCORE_TOLERANCE:
+        return f"scores differ from PyTorch's by {scores:.2g}"
+    hm_t, hm_o = torch_out[0].flatten(2).float(), onnx_out[0].flatten(2).float()
+    # float32 sums in another order: differences grow with the values summed
+    noise = HEATMAP_TOLERANCE * max(1.0, float(hm_t.abs().max()))
+    heatmaps = float((hm_t - hm_o).abs().max())
+    if heatmaps > noise:
+        return f"heatmaps differ from PyTorch's by {heatmaps:.2g}"
+    moved = np.hypot(*(a[..., :2] - b[..., :2]).transpose(2, 0, 1)) > PIXEL_TOLERANCE
+    at_other = hm_t.gather(-1, hm_o.argmax(-1, keepdim=True))[..., 0]
+    tie = (hm_t.max(-1).values - at_other <= noise).numpy()
+    wrong = moved & ~tie
+    if wrong.any():
+        far = float(np.hypot(*(a[..., :2] - b[..., :2]).transpose(2, 0, 1))[wrong].max())
+        return f"{int(wrong.sum())} keypoints differ from PyTorch's (up to {far:.3g} px)"
+    return None
+
+
+class OnnxEngine:
+    """ONNX Runtime serving a pose network's forward pass once exported and checked."""
+
+    def __init__(self, network: torch.nn.Module, directory: str | os.PathLike, name: str):
+        self.network = network
+        self.directory = Path(directory)
+        self.name = name
+        self.session = None
+        #: why PyTorch serves for good (export or check failed), or None
+        self.failed: str | None = available()
+        self.checked = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._told = False
+        self._threads = 1
+        self._exported: tuple[int, ...] = ()
+
+    @property
+    def serving(self) -> bool:
+        """Whether ONNX Runtime answers (exported and checked)."""
+        return self.session is not None and self.checked
+
+    def start(self) -> None:
+        """Export (or find the cached graph) in a background thread."""
+        with self._lock:
+            if self._thread is None and self.failed is None:
+                self._exported = _versions(self.network)
+                self._threads = torch.get_num_threads()  # the caller's setting, not a new thread's
+                self._thread = threading.Thread(target=self._prepare, daemon=True)
+                self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Block until the background export is done (tests, benchmarks)."""
+        self.start()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _prepare(self) -> None:
+        try:
+            key = weights_key(self.network)
+            path = self.directory / f"{_safe(self.name)}-{key[:20]}.onnx"
+            threads = self._threads
+            session = open_session(path, key, threads) if path.is_file() else None
+            if session is None:
+                export_in_child(self.network, path, key)
+                session = open_session(path, key, threads)
+                if session is None:
+                    raise RuntimeError("the exported graph does not carry its weights' key")
+            _remove_stale(path)
+            self.session = session
+        except Exception as e:  # any failure: PyTorch serves, and says why
+            self.failed = f"the export failed ({type(e).__name__}: {e})"
+
+    def run(self, batch: torch.Tensor) -> Outputs:
+        """ONNX Runtime's outputs for a normalised ``(N, 3, H, W)`` batch."""
+        out = self.session.run(None, {"input": batch.detach().cpu().numpy()})
+        locref = torch.from_numpy(out[1]) if len(out) > 1 else None
+        return torch.from_numpy(out[0]), locref
+
+    def outputs(
+        self,
+        batch: torch.Tensor,
+        torch_forward: Callable[[torch.Tensor], Outputs],
+        decode: Callable[[Outputs], np.ndarray],
+    ) -> Outputs:
+        """The forward pass: ONNX Runtime's once checked, PyTorch's until then (and for good
+        if the export or the check failed, said once). The first batch ONNX Runtime can serve
+        runs through both and is the check."""
+        if self.session is not None and _versions(self.network) != self._exported:
+            self.failed, self.session = (
+                "its weights changed after the export (call weights_changed() to export again)",
+                None,
+            )
+        if self.serving:
+            return self.run(batch)
+        if self.session is None or self.failed:
+            out = torch_forward(batch)
+            self._tell()
+            self.start()  # after the first prediction, so that one is not slowed
+            return out
+        out = torch_forward(batch)
+        problem = compare(out, self.run(batch), decode)
+        if problem is None:
+            self.checked = True
+        else:
+            self.failed, self.session = problem, None
+            self._tell()
+        return out
+
+    def _tell(self) -> None:
+        if self.failed and not self._told:
+            self._told = True
+            warnings.warn(
+                f"{self.name}: predicting with PyTorch, not ONNX Runtime: {self.failed}",
+                RuntimeWarning,
+                stacklevel=4,
+            )
+
+
+def _versions(network: torch.nn.Module) -> tuple[int, ...]:
+    """PyTorch's in-place change counters of the weights: any training step or load moves them."""
+    return tuple(t._version for t in (*network.parameters(), *network.buffers()))
+
+
+def _safe(name: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name) or "network"
+
+
+def _remove_stale(path: Path) -> None:
+    """Graphs of the same name for other weights (the weights changed since), and exports an
+    ended process left half-written over an hour ago."""
+    stem = path.name.rsplit("-", 1)[0]
+    for other in path.parent.glob(f"{stem}-*.onnx"):
+        if other != path and other.name.rsplit("-", 1)[0] == stem:
+            other.unlink(missing_ok=True)
+    for partial in path.parent.glob("*.onnx.*.partial"):
+        with contextlib.suppress(OSError):
+            if time.time() - partial.stat().st_mtime > 3600:
+                partial.unlink()
+
+
+if __name__ == "__main__":
+    _export_main(sys.argv[1:])
