@@ -63,10 +63,7 @@ def assert_same(a: np.ndarray, b: np.ndarray) -> None:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize(
-    "arch, dlc",
-    [("hrnet_w32", True), ("resnet_50", True), ("light_resnet18", False)],
-)
+@pytest.mark.parametrize("arch, dlc", [("hrnet_w32", True), ("light_resnet18", False)])
 def test_onnx_runtime_gives_pytorchs_keypoints_on_frames_and_crops(arch, dlc, frames, tmp_path):
     plain, fast = pair(network(arch, frames), tmp_path, deeplabcut_outputs=dlc)
     serve(fast, frames)
@@ -167,6 +164,9 @@ def test_pytorch_only_where_asked(frames, tmp_path):
     names = [f"k{i}" for i in range(net.num_keypoints)]
     assert PoseEstimator(net, names, "cpu", engine="torch").onnx_engine() is None
     assert PoseEstimator(net, names, "cpu", optimize=True).onnx_engine() is None
+    # ResNet-50 (GroupNorm) ran slower in ONNX Runtime, and off by 2e-3 px: PyTorch
+    resnet = build_network("resnet_50", 3)
+    assert PoseEstimator(resnet, "abc", "cpu", engine="auto").onnx_engine() is None
     with pytest.raises(ValueError, match="engine"):
         PoseEstimator(net, names, "cpu", engine="tensorrt")
 

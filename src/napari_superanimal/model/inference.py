@@ -174,8 +174,11 @@ class PoseEstimator:
 
     def onnx_engine(self):
         """The :class:`~.runtime.OnnxEngine` serving this model on the CPU, or None (PyTorch
-        only: ``engine="torch"``, a GPU, or ``optimize``)."""
+        only: ``engine="torch"``, a GPU, ``optimize``, or an architecture ONNX Runtime does
+        not speed up, ``Architecture.onnx_runtime``)."""
         if self.engine != "auto" or self.device.type != "cpu" or self.optimize:
+            return None
+        if not self.network.arch.onnx_runtime:
             return None
         if self._onnx is None:
             from ..video.video import cache_dir

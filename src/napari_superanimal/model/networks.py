@@ -43,6 +43,9 @@ class Architecture:
     locref_std: float = 7.2801  # location refinement offsets are predicted in these units
     stride: int = 4  # input pixels per heatmap cell, as the decoder assumes it
     description: str = ""
+    # whether CPU inference runs in ONNX Runtime (model/runtime.py); measured per architecture
+    # in benchmarks/bench_onnx.py
+    onnx_runtime: bool = True
 
 
 ARCHITECTURES: dict[str, Architecture] = {
@@ -73,6 +76,9 @@ ARCHITECTURES: dict[str, Architecture] = {
         locref=True,
         stride=8,
         description="ResNet-50 (GroupNorm), stride 8, location refinement (DeepLabCut 3 layout)",
+        # ONNX's opset-17 group norm (InstanceNorm between reshapes) ran 0.8x PyTorch's speed
+        # here and moved keypoints by up to 2e-3 px: PyTorch stays
+        onnx_runtime=False,
     ),
     # A light network for training from scratch on a CPU: ResNet-18 to stride 8, then one
     # stride-2 transposed convolution to stride-4 heatmaps.

@@ -123,7 +123,7 @@ def export_in_child(network: torch.nn.Module, path: Path, key: str) -> None:
     from .networks import ARCHITECTURES
 
     arch = getattr(network, "arch", None)
-    if arch is None or ARCHITECTURES.get(arch.name) != arch:
+    if arch is None or arch.name not in ARCHITECTURES:
         raise ValueError(f"only the known architectures export ({sorted(ARCHITECTURES)})")
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as tmp:
@@ -161,6 +161,9 @@ def open_session(path: Path, key: str, threads: int):
     options.inter_op_num_threads = 1
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.log_severity_level = 3
+    # no busy-waiting between runs: the threads would take the cores from PyTorch's decoding
+    # and from the viewer between frames
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
     session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     if session.get_modelmeta().custom_metadata_map.get(KEY_FIELD) != key:
         return None
@@ -207,6 +210,7 @@ class OnnxEngine:
         self._told = False
         self._threads = 1
         self._exported: tuple[int, ...] = ()
+        self._tensors: list[torch.Tensor] = []
 
     @property
     def serving(self) -> bool:
@@ -217,7 +221,8 @@ class OnnxEngine:
         """Export (or find the cached graph) in a background thread."""
         with self._lock:
             if self._thread is None and self.failed is None:
-                self._exported = _versions(self.network)
+                self._tensors = _weights(self.network)  # walking the modules costs ms
+                self._exported = _versions(self._tensors)
                 self._threads = torch.get_num_threads()  # the caller's setting, not a new thread's
                 self._thread = threading.Thread(target=self._prepare, daemon=True)
                 self._thread.start()
@@ -259,7 +264,7 @@ class OnnxEngine:
         """The forward pass: ONNX Runtime's once checked, PyTorch's until then (and for good
         if the export or the check failed, said once). The first batch ONNX Runtime can serve
         runs through both and is the check."""
-        if self.session is not None and _versions(self.network) != self._exported:
+        if self.session is not None and _versions(self._tensors) != self._exported:
             self.failed, self.session = (
                 "its weights changed after the export (call weights_changed() to export again)",
                 None,
@@ -290,9 +295,14 @@ class OnnxEngine:
             )
 
 
-def _versions(network: torch.nn.Module) -> tuple[int, ...]:
-    """PyTorch's in-place change counters of the weights: any training step or load moves them."""
-    return tuple(t._version for t in (*network.parameters(), *network.buffers()))
+def _weights(network: torch.nn.Module) -> list[torch.Tensor]:
+    return [*network.parameters(), *network.buffers()]
+
+
+def _versions(tensors: list[torch.Tensor]) -> tuple[int, ...]:
+    """PyTorch's in-place change counters of the weights: any training step or load moves them
+    (a layer replaced by another object is not seen: call ``weights_changed()``)."""
+    return tuple(t._version for t in tensors)
 
 
 def _safe(name: str) -> str:
