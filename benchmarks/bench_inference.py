@@ -74,7 +74,7 @@ def plain_loop(net, path: Path, n: int) -> float:
 def bench_arch(arch: str, frames: np.ndarray, video, path: Path) -> dict:
     net = calibrated_network(arch, frames)
     names = [f"k{i}" for i in range(27)]
-    est = PoseEstimator(net, names, device="cpu")  # the default, exact path
+    est = PoseEstimator(net, names, device="cpu", engine="torch")  # PyTorch, exact
     fused = PoseEstimator(net, names, device="cpu", optimize=True)
     crop = frames[:1, :256, :256]
     row = {

@@ -23,6 +23,11 @@ Weights are random, so keypoint *accuracy* means nothing here; what the tracked 
 measured against the every-frame run (per animal, matched by keypoint distance) and reported with
 the identity switches between the two. Writes ``results/bench_tracking.json``.
 
+``--engines`` adds the tracked run again with PyTorch only (``NAPARI_SUPERANIMAL_ENGINE=torch``):
+the ratio with and without ONNX Runtime (issue "SuperAnimal on a CPU at 1.5-2x..."). Each of our
+runs starts from an empty cache, so a first run's export counts. It writes
+``results/bench_tracking_engines.json`` instead.
+
 ``--sweep 5 10 20`` (after a full run, which leaves the every-frame keypoints in the work
 folder and DeepLabCut's time in ``results/bench_tracking.json``) runs only ours, tracked, on
 ``--frames`` frames once per detector interval, and writes ``results/bench_tracking_sweep.json``:
@@ -33,6 +38,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -174,6 +180,12 @@ def main() -> None:
     parser.add_argument("--every-frame-frames", type=int, default=100)
     parser.add_argument("--dlc-python", default="/work/dlcvenv/bin/python")
     parser.add_argument("--sweep", type=int, nargs="+", help="detector intervals, ours only")
+    parser.add_argument(
+        "--engines",
+        action="store_true",
+        help="also the tracked run with PyTorch only (NAPARI_SUPERANIMAL_ENGINE=torch); writes "
+        "results/bench_tracking_engines.json",
+    )
     args = parser.parse_args()
     from _common import WORK, machine, print_table, save
     from bench_topdown_dlc import make_snapshots
@@ -188,15 +200,22 @@ def main() -> None:
         return sweep(args, work, clip, pose, det)
     rows, out = [], {}
 
-    for label, every, n in (
-        ("ours, detector every frame", 1, args.every_frame_frames),
-        (f"ours, detector every {args.every} frames + tracking", args.every, args.frames),
-    ):
-        npy = work / f"ours_every{every}.npy"
+    runs = [
+        ("ours, detector every frame", 1, args.every_frame_frames, "auto"),
+        (f"ours, detector every {args.every} frames + tracking", args.every, args.frames, "auto"),
+    ]
+    if args.engines:  # the same tracked run before ONNX Runtime (issue "SuperAnimal on a CPU")
+        runs.append((f"{runs[1][0]}, PyTorch only", args.every, args.frames, "torch"))
+    for label, every, n, engine in runs:
+        npy = work / f"ours_every{every}_{engine}.npy"
+        cache = work / "cache"  # an empty cache: a first run's export is part of its time
+        shutil.rmtree(cache, ignore_errors=True)
+        env = {**os.environ, "NAPARI_SUPERANIMAL_CACHE": str(cache)}
+        env["NAPARI_SUPERANIMAL_ENGINE"] = engine
         cmd = [sys.executable, "-c", OUR_SIDE, str(clip), str(pose), str(det), str(npy), k]
         print(f"{label}: {n} frames ...", flush=True)
-        wall, info = timed([*cmd, str(every), str(n)])
-        out[every] = np.load(npy)
+        wall, info = timed([*cmd, str(every), str(n)], env)
+        out.setdefault(every, np.load(npy))
         rows.append((label, n, info["detector_runs"], wall))
 
     dest = work / "dlc_out"
@@ -243,7 +262,7 @@ def main() -> None:
     }
     print(json.dumps(summary, indent=1))
     save(
-        "bench_tracking",
+        "bench_tracking_engines" if args.engines else "bench_tracking",
         {
             "machine": machine(),
             "frames": args.frames,
@@ -263,7 +282,7 @@ def sweep(args, work: Path, clip: Path, pose: Path, det: Path) -> None:
     and snapshots), and the difference to the every-frame keypoints that run saved."""
     from _common import RESULTS, machine, print_table, save
 
-    reference = work / "ours_every1.npy"
+    reference = work / "ours_every1_auto.npy"
     full = RESULTS / "bench_tracking.json"
     if not reference.is_file() or not full.is_file():
         raise SystemExit(f"run the full benchmark first: it saves {reference} and {full}")

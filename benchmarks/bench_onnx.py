@@ -1,0 +1,366 @@
+"""SuperAnimal on a CPU through ONNX Runtime, against DeepLabCut 3.0.2 on the same snapshot.
+
+Issue "SuperAnimal on a CPU at 1.5-2x DeepLabCut's speed, with DeepLabCut's keypoints". Targets:
+a 256x256 crop, batch 1, >= 1.8x DeepLabCut; a 640x480 frame >= 1.5x; outputs within 1e-3 px and
+1e-4 of a score; the first prediction not slowed by more than 2 s by the export.
+
+``python bench_onnx.py [--arch hrnet_w32 resnet_50 light_resnet18] [--rounds 5] [--repeats 11]
+[--detector]``
+(our venv; DeepLabCut's venv at ``--dlc-python``, set up as ``bench_finetune_dlc.py`` says):
+
+- **Snapshot.** A TopViewMouse network of each ``--arch`` with random weights whose batch-norm
+  statistics are measured on real frames (``bench_inference.calibrated_network``: heatmaps of
+  order one, as trained weights give; the hub is unreachable, and speed does not depend on the
+  weights), saved as DeepLabCut saves snapshots.
+- **Inputs.** Frames of the open-field video (``shared/data/openfield``): a 256x256 top-down
+  crop around a box, and the whole 640x480 frame, normalised.
+- **Timing**, alternating the programs ``--rounds`` times (the median of the rounds' medians
+  of ``--repeats`` runs), 2 threads: DeepLabCut's ``PoseModel`` (built from its own SuperAnimal
+  config, the snapshot loaded) forward pass and predictor, in its venv, under inference mode;
+  ours, forward pass and heatmap decoding (``PoseEstimator._keypoints``), PyTorch and ONNX
+  Runtime taking turns run by run. ``light_resnet18`` (a network trained in a project) has no
+  DeepLabCut side. ResNet-50 and the light network are measured through ONNX Runtime although
+  the product keeps them on PyTorch (``Architecture.onnx_runtime``): this measurement is why.
+- **Parity.** Keypoints and scores of ONNX Runtime against PyTorch on 8 real frames (whole
+  frames, and crops around boxes in the middle, at the frame's edge and thin ones), and against
+  DeepLabCut's predictor on the timed inputs.
+- **First prediction**, in a fresh process with an empty cache: ``load_model`` and one
+  ``predict`` with ONNX Runtime on (the export starts after it) and off; then how long until
+  ONNX Runtime serves.
+- ``--detector``: whether ``fasterrcnn_resnet50_fpn_v2`` exports to ONNX and keeps its boxes.
+
+Writes ``results/bench_onnx.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import subprocess
+import sys
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from _common import SHARED_DATA, machine, print_table, save
+from bench_inference import calibrated_network
+from napari_superanimal import open_video
+from napari_superanimal.model.inference import load_model
+from napari_superanimal.model.preprocess import crop_with_context, normalize, pad_to_multiple
+from napari_superanimal.zoo import get_entry
+
+DATASET = "superanimal_topviewmouse"
+ZOO_ARCHS = ("hrnet_w32", "resnet_50")
+BOXES = {  # x, y, w, h on a 640x480 frame
+    "middle": (250.0, 180.0, 120.0, 90.0),
+    "edge": (590.0, 400.0, 80.0, 100.0),
+    "thin": (100.0, 50.0, 6.0, 140.0),
+}
+
+DLC_SIDE = r"""
+import json, sys, time
+import numpy as np, torch
+torch.set_num_threads(2)
+from deeplabcut.pose_estimation_pytorch.modelzoo.utils import load_super_animal_config
+from deeplabcut.pose_estimation_pytorch.models import PoseModel
+
+arch, snapshot, inputs, out_path, repeats = sys.argv[1:6]
+config = load_super_animal_config(super_animal="superanimal_topviewmouse", model_name=arch,
+                                  max_individuals=1, device="cpu")
+model = PoseModel.build(config["model"])
+model.load_state_dict(torch.load(snapshot, map_location="cpu", weights_only=True)["model"])
+model.eval()
+data, result = np.load(inputs), {}
+with torch.inference_mode():
+    for name in ("crop", "frame"):
+        x = torch.from_numpy(data[name])
+        run = lambda: model.get_predictions(model(x))["bodypart"]["poses"]
+        run()
+        times = []
+        for _ in range(int(repeats)):
+            t = time.perf_counter()
+            poses = run()
+            times.append(time.perf_counter() - t)
+        result[name + "_ms"] = float(np.median(times) * 1e3)
+        result[name + "_poses"] = poses.reshape(-1, 3).tolist()
+json.dump(result, open(out_path, "w"))
+"""
+
+FIRST_PREDICTION = r"""
+import os, sys, time, json
+os.environ["NAPARI_SUPERANIMAL_CACHE"] = sys.argv[4]
+import numpy as np, torch
+torch.set_num_threads(2)
+t0 = time.perf_counter()
+from napari_superanimal.model.inference import load_model
+frame = np.load(sys.argv[3])
+zoo = sys.argv[2] in ("hrnet_w32", "resnet_50")
+model = load_model("superanimal_topviewmouse" if zoo else "light", weights=sys.argv[1],
+                   arch=sys.argv[2], device="cpu", detector=None, download=False,
+                   keypoints=None if zoo else [f"k{i}" for i in range(27)])
+model.engine = sys.argv[5]
+model.predict(frame)
+first = time.perf_counter() - t0
+second = time.perf_counter(); model.predict(frame); second = time.perf_counter() - second
+result = {"first_s": first, "second_s": second}
+engine = model.onnx_engine()
+if engine is not None:
+    engine.wait()
+    model.predict(frame)  # the check
+    result["onnx_serving_s"] = time.perf_counter() - t0
+    result["serving"] = engine.serving
+print(json.dumps(result))
+"""
+
+
+def alternating_ms(models: dict, x: torch.Tensor, repeats: int) -> dict[str, float]:
+    """Median ms of each model's forward pass and decoding, the models taking turns (so a
+    slow spell of the machine falls on both)."""
+    times = {name: [] for name in models}
+    for model in models.values():
+        model._keypoints(x, False)  # warm-up
+    for _ in range(repeats):
+        for name, model in models.items():
+            t = time.perf_counter()
+            model._keypoints(x, False)
+            times[name].append(time.perf_counter() - t)
+    return {name: float(np.median(t) * 1e3) for name, t in times.items()}
+
+
+def models(arch: str, snapshot: Path):
+    """Ours on the snapshot: PyTorch only, and ONNX Runtime (exported and checked)."""
+    zoo = arch in ZOO_ARCHS
+    make = lambda: load_model(  # noqa: E731
+        DATASET if zoo else "light",
+        weights=snapshot,
+        arch=arch,
+        device="cpu",
+        detector=None,
+        download=False,
+        keypoints=None if zoo else [f"k{i}" for i in range(27)],
+    )
+    torch_model, onnx_model = make(), make()
+    torch_model.engine = "torch"
+    onnx_model.export_dir = snapshot.parent / "onnx"
+    return torch_model, onnx_model
+
+
+def parity(torch_model, onnx_model, frames: np.ndarray) -> dict:
+    """Largest keypoint and score differences, ONNX Runtime against PyTorch."""
+    worst = {"frame_px": 0.0, "frame_score": 0.0, "crop_px": 0.0, "crop_score": 0.0}
+    for i in range(0, len(frames), 4):
+        batch = frames[i : i + 4]
+        a, b = torch_model.predict(batch, "frame"), onnx_model.predict(batch, "frame")
+        worst["frame_px"] = max(worst["frame_px"], float(np.abs(a - b)[..., :2].max()))
+        worst["frame_score"] = max(worst["frame_score"], float(np.abs(a - b)[..., 2].max()))
+        for box in BOXES.values():
+            boxes = np.tile(box, (len(batch), 1))
+            a, b = torch_model.predict(batch, boxes), onnx_model.predict(batch, boxes)
+            worst["crop_px"] = max(worst["crop_px"], float(np.nanmax(np.abs(a - b)[..., :2])))
+            worst["crop_score"] = max(worst["crop_score"], float(np.abs(a - b)[..., 2].max()))
+    assert onnx_model.onnx_engine().serving, onnx_model.onnx_engine().failed
+    return worst
+
+
+def first_prediction(arch: str, snapshot: Path, frame_path: Path) -> dict:
+    out = {}
+    for engine in ("torch", "auto"):
+        cache = tempfile.mkdtemp(prefix="onnx-first-")
+        proc = subprocess.run(
+            [sys.executable, "-c", FIRST_PREDICTION, str(snapshot), arch, str(frame_path)]
+            + [cache, engine],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode:
+            raise SystemExit(proc.stderr[-3000:])
+        out[engine] = json.loads(proc.stdout.strip().splitlines()[-1])
+    return out
+
+
+def bench_arch(arch: str, frames: np.ndarray, args, work: Path) -> dict:
+    net = calibrated_network(arch, frames)
+    zoo = arch in ZOO_ARCHS  # else a network trained in a project: no DeepLabCut side
+    if zoo and net.num_keypoints != len(get_entry(DATASET, arch).keypoints):
+        raise SystemExit(f"{arch}: the zoo's keypoints differ from the network's outputs")
+    snapshot = work / f"{arch}.pt"
+    torch.save({"metadata": {"epoch": 0}, "model": net.state_dict()}, snapshot)
+    crop, _ = crop_with_context(frames[0], np.array(BOXES["middle"]), (256, 256))
+    inputs = {
+        "crop": normalize(crop[None]).numpy(),
+        "frame": normalize(pad_to_multiple(frames[:1], 32)).numpy(),
+    }
+    np.savez(work / "inputs.npz", **inputs)
+    np.save(work / "frame.npy", frames[0])
+    torch_model, onnx_model = models(arch, snapshot)
+    onnx_model.network.arch = dataclasses.replace(net.arch, onnx_runtime=True)  # measured anyway
+    onnx_model.predict(frames[:1])
+    onnx_model.onnx_engine().wait()
+    row = {"arch": arch, **parity(torch_model, onnx_model, frames)}
+    times = {k: [] for k in ("dlc_crop", "dlc_frame", "torch_crop", "torch_frame")}
+    times.update(onnx_crop=[], onnx_frame=[])
+    dlc = {}
+    for _ in range(args.rounds):
+        out = work / "dlc.json"
+        if not zoo:
+            proc = None
+        else:
+            proc = subprocess.run(
+                [args.dlc_python, "-c", DLC_SIDE, arch, str(snapshot), str(work / "inputs.npz")]
+                + [str(out), str(args.repeats)],
+                capture_output=True,
+                text=True,
+                env={"HF_HUB_OFFLINE": "1", "PATH": "/usr/bin:/bin", "HOME": str(work)},
+            )
+            if proc.returncode:
+                raise SystemExit(f"DeepLabCut's side failed:\n{proc.stderr[-3000:]}")
+            dlc = json.loads(out.read_text())
+            times["dlc_crop"].append(dlc["crop_ms"])
+            times["dlc_frame"].append(dlc["frame_ms"])
+        for kind in ("crop", "frame"):  # the two engines alternate run by run
+            x = torch.from_numpy(inputs[kind])
+            for name, ms in alternating_ms(
+                {"torch": torch_model, "onnx": onnx_model}, x, args.repeats
+            ).items():
+                times[f"{name}_{kind}"].append(ms)
+    for key, values in times.items():
+        if values:
+            row[f"{key}_ms"] = float(np.median(values))
+            row[f"{key}_rounds_ms"] = [round(v, 1) for v in values]
+    for kind in ("crop", "frame"):
+        row[f"{kind}_x_torch_onnx"] = row[f"torch_{kind}_ms"] / row[f"onnx_{kind}_ms"]
+        if not zoo:
+            continue
+        row[f"{kind}_x_dlc_onnx"] = row[f"dlc_{kind}_ms"] / row[f"onnx_{kind}_ms"]
+        row[f"{kind}_x_dlc_torch"] = row[f"dlc_{kind}_ms"] / row[f"torch_{kind}_ms"]
+        theirs = np.asarray(dlc[f"{kind}_poses"])
+        ours = onnx_model._keypoints(torch.from_numpy(inputs[kind]), False)[0]
+        row[f"{kind}_vs_dlc_px"] = float(np.abs(ours[:, :2] - theirs[:, :2]).max())
+        row[f"{kind}_vs_dlc_score"] = float(np.abs(ours[:, 2] - theirs[:, 2]).max())
+    first = first_prediction(arch, snapshot, work / "frame.npy")
+    row["first_prediction_torch_s"] = first["torch"]["first_s"]
+    row["first_prediction_onnx_s"] = first["auto"]["first_s"]
+    row["second_prediction_torch_s"] = first["torch"]["second_s"]
+    row["second_prediction_onnx_s"] = first["auto"]["second_s"]
+    row["onnx_serving_after_s"] = first["auto"].get("onnx_serving_s")  # None: PyTorch only
+    print(row, flush=True)
+    return row
+
+
+def detector_check(frames: np.ndarray, work: Path) -> dict:
+    """Does Faster R-CNN (resnet50 fpn v2) export, and does ONNX Runtime keep its boxes?"""
+    import onnxruntime as ort
+
+    from bench_topdown_dlc import make_snapshots
+    from napari_superanimal.model.detector import DetectorNetwork
+
+    _, det_path = make_snapshots(work, 0)
+    net = DetectorNetwork("fasterrcnn_resnet50_fpn_v2")
+    net.load_state_dict(torch.load(det_path, weights_only=True)["model"])
+    net.eval()
+    images = normalize(frames[:4])
+    result = {"detector": "fasterrcnn_resnet50_fpn_v2"}
+    t = time.perf_counter()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(
+                net.model,
+                ([images[0]],),
+                str(work / "detector.onnx"),
+                dynamo=False,
+                opset_version=17,
+                input_names=["image"],
+                output_names=["boxes", "labels", "scores"],
+                dynamic_axes={"image": {1: "h", 2: "w"}},
+            )
+    except Exception as e:  # what was found is the result
+        result["export"] = f"failed: {type(e).__name__}: {str(e).splitlines()[0][:200]}"
+        return result
+    result["export_s"] = time.perf_counter() - t
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = 2
+    session = ort.InferenceSession(str(work / "detector.onnx"), options)
+    box_diff, count_diff = 0.0, 0
+    torch_ms, onnx_ms = [], []
+    with torch.inference_mode():
+        for image in images:
+            t = time.perf_counter()
+            ref = net.model([image])[0]
+            torch_ms.append((time.perf_counter() - t) * 1e3)
+            t = time.perf_counter()
+            boxes, _, scores = session.run(None, {"image": image.numpy()})
+            onnx_ms.append((time.perf_counter() - t) * 1e3)
+            keep_t = ref["boxes"][ref["scores"] >= 0.6].numpy()
+            keep_o = boxes[scores >= 0.6]
+            if len(keep_t) != len(keep_o):
+                count_diff += 1
+            elif len(keep_t):
+                box_diff = max(box_diff, float(np.abs(keep_t - keep_o).max()))
+    result.update(
+        export="ok",
+        frames=len(images),
+        frames_with_other_box_count=count_diff,
+        max_box_diff_px=box_diff,
+        torch_ms=float(np.median(torch_ms)),
+        onnx_ms=float(np.median(onnx_ms)),
+    )
+    return result
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--arch", nargs="*", default=["hrnet_w32", "resnet_50", "light_resnet18"])
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--repeats", type=int, default=11)
+    parser.add_argument("--dlc-python", default="/work/dlcvenv/bin/python")
+    parser.add_argument("--detector", action="store_true")
+    args = parser.parse_args()
+    torch.set_num_threads(2)
+    video = open_video(SHARED_DATA / "openfield" / "m3v1mp4.mp4", store=None)
+    video.wait()
+    frames = np.stack([video.read_frame(i) for i in range(0, 160, 10)])
+    work = Path(tempfile.mkdtemp(prefix="bench-onnx-"))
+    rows = [bench_arch(arch, frames, args, work) for arch in args.arch]
+    print(f"\nmachine: {machine()}, torch {torch.__version__}, 2 threads\n")
+    print_table(
+        rows,
+        [
+            "arch",
+            "dlc_crop_ms",
+            "torch_crop_ms",
+            "onnx_crop_ms",
+            "crop_x_torch_onnx",
+            "crop_x_dlc_onnx",
+            "dlc_frame_ms",
+            "torch_frame_ms",
+            "onnx_frame_ms",
+            "frame_x_torch_onnx",
+            "frame_x_dlc_onnx",
+            "frame_px",
+            "frame_score",
+            "crop_px",
+            "crop_score",
+            "crop_vs_dlc_px",
+            "frame_vs_dlc_px",
+            "first_prediction_torch_s",
+            "first_prediction_onnx_s",
+            "onnx_serving_after_s",
+        ],
+    )
+    result = {"machine": machine(), "date": time.strftime("%Y-%m-%d"), "rows": rows}
+    result["weights"] = "random, batch-norm statistics from real frames: speed and parity only"
+    result["dlc"] = "DeepLabCut 3.0.2 PoseModel forward + predictor, its own venv"
+    if args.detector:
+        result["detector"] = detector_check(frames, work)
+        print(result["detector"])
+    save("bench_onnx", result)
+
+
+if __name__ == "__main__":
+    main()
