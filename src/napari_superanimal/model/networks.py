@@ -76,8 +76,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         locref=True,
         stride=8,
         description="ResNet-50 (GroupNorm), stride 8, location refinement (DeepLabCut 3 layout)",
-        # ONNX's opset-17 group norm (InstanceNorm between reshapes) ran 0.8x PyTorch's speed
-        # here and moved keypoints by up to 2e-3 px: PyTorch stays
+        # ONNX's opset-17 group norm (InstanceNorm between reshapes) ran 0.8-1.1x PyTorch's
+        # speed here and moved keypoints by up to 2e-3 px: PyTorch stays
         onnx_runtime=False,
     ),
     # A light network for training from scratch on a CPU: ResNet-18 to stride 8, then one
@@ -93,6 +93,8 @@ ARCHITECTURES: dict[str, Architecture] = {
         heatmap_padding=(1,),
         stride=4,
         description="ResNet-18 to stride 8 + a stride-2 deconvolution (for CPU fine-tuning)",
+        # in ONNX Runtime 0.92x PyTorch's speed on a 256 crop here, 0.97x on a 640x480 frame
+        onnx_runtime=False,
     ),
 }
 
