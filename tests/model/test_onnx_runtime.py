@@ -201,3 +201,14 @@ def test_a_project_version_serves_from_a_graph_beside_its_snapshot(labeled_mouse
         serve(model, frames)  # the round's re-predictions, and the version opened again
         assert model.onnx_engine().serving
         assert [p.suffix for p in folder.iterdir()] == [".onnx"]
+
+
+def test_only_a_project_version_keeps_its_graph_beside_its_snapshot(tmp_path):
+    from napari_superanimal.model.inference import export_folder
+
+    version = tmp_path / "project" / "models" / "light_resnet18-r1"
+    hub = tmp_path / "hub" / "snapshots" / "0123abcd"  # the zoo's weights: the user cache
+    for folder in (version, hub):
+        folder.mkdir(parents=True)
+    assert export_folder(version / "snapshot.pt") == version / "onnx"
+    assert export_folder(hub / "superanimal_topviewmouse_hrnet_w32.pt") is None

@@ -453,10 +453,13 @@ def estimator_from_snapshot(
 
 
 def export_folder(snapshot: str | os.PathLike) -> Path | None:
-    """Where a project's exported graphs live: beside its snapshot (None if that folder is
-    read-only: the user cache)."""
+    """Where a project version's exported graph lives: beside its snapshot
+    (``models/<version>/onnx``). None (the user cache) for any other file, such as the zoo's
+    weights in the Hugging Face cache, or a read-only project."""
     folder = Path(snapshot).resolve().parent
-    return folder / "onnx" if os.access(folder, os.W_OK) else None
+    if folder.parent.name != "models" or not os.access(folder, os.W_OK):
+        return None
+    return folder / "onnx"
 
 
 def load_model(

@@ -1,7 +1,8 @@
 """CPU inference through ONNX Runtime: the same network, exported once per weights.
 
-On a CPU, a pose network's forward pass runs ~1.3-1.6x faster in ONNX Runtime than in PyTorch
-(HRNet-W32 here; ``benchmarks/bench_onnx.py``). :class:`OnnxEngine` gives
+On a CPU, HRNet-W32's forward pass and decoding run 1.34x faster (256x256 crop) and 1.19x
+(640x480 frame) in ONNX Runtime than in PyTorch here (``benchmarks/bench_onnx.py``; other
+architectures were no faster: ``Architecture.onnx_runtime``). :class:`OnnxEngine` gives
 :class:`~.inference.PoseEstimator` that forward pass:
 
 - **Export in the background.** The first prediction runs PyTorch; then a child process
