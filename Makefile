@@ -38,6 +38,7 @@ bench: setup
 	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_tracking.py --dlc-python $(DLC_PYTHON); else echo "bench_tracking.py skipped: no DeepLabCut venv at $(DLC_PYTHON)"; fi
 	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_onnx.py --detector --dlc-python $(DLC_PYTHON); else echo "bench_onnx.py skipped: no DeepLabCut venv at $(DLC_PYTHON)"; fi
 	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_tracking.py --frames 100 --every-frame-frames 20 --engines --dlc-python $(DLC_PYTHON); else echo "bench_tracking.py --engines skipped: no DeepLabCut venv"; fi
+	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python bench_tracking.py --frames 100 --warm; else echo "bench_tracking.py --warm skipped: it compares with the --engines run"; fi
 	if [ -x $(DLC_PYTHON) ]; then cd benchmarks && ../.venv/bin/python check_dlc_multianimal.py --dlc-python $(DLC_PYTHON); else echo "check_dlc_multianimal.py skipped: no DeepLabCut venv"; fi
 	if [ -x $(DLC_PYTHON) ]; then $(DLC_PYTHON) benchmarks/bench_finetune_dlc.py --labels 20; else echo "bench_finetune_dlc.py skipped: no DeepLabCut venv"; fi
 	cd benchmarks && ../.venv/bin/python summarize_finetune.py

@@ -26,7 +26,9 @@ the identity switches between the two. Writes ``results/bench_tracking.json``.
 ``--engines`` adds the tracked run again with PyTorch only (``NAPARI_SUPERANIMAL_ENGINE=torch``):
 the ratio with and without ONNX Runtime (issue "SuperAnimal on a CPU at 1.5-2x..."). Each of our
 runs starts from an empty cache, so a first run's export counts. It writes
-``results/bench_tracking_engines.json`` instead.
+``results/bench_tracking_engines.json`` instead. ``--warm`` (after ``--engines``, same
+``--frames``) runs ours only: ONNX Runtime with its graph already cached, and PyTorch only,
+taking turns, against that run's DeepLabCut row; it writes ``results/bench_tracking_warm.json``.
 
 ``--sweep 5 10 20`` (after a full run, which leaves the every-frame keypoints in the work
 folder and DeepLabCut's time in ``results/bench_tracking.json``) runs only ours, tracked, on
@@ -181,6 +183,13 @@ def main() -> None:
     parser.add_argument("--dlc-python", default="/work/dlcvenv/bin/python")
     parser.add_argument("--sweep", type=int, nargs="+", help="detector intervals, ours only")
     parser.add_argument(
+        "--warm",
+        action="store_true",
+        help="after --engines: ours only, tracked, ONNX Runtime with its graph already cached "
+        "and PyTorch only, against that run's DeepLabCut row; writes "
+        "results/bench_tracking_warm.json",
+    )
+    parser.add_argument(
         "--engines",
         action="store_true",
         help="also the tracked run with PyTorch only (NAPARI_SUPERANIMAL_ENGINE=torch); writes "
@@ -198,6 +207,8 @@ def main() -> None:
     k = str(args.animals)
     if args.sweep:
         return sweep(args, work, clip, pose, det)
+    if args.warm:
+        return warm(args, work, clip, pose, det)
     rows, out = [], {}
 
     runs = [
@@ -273,6 +284,49 @@ def main() -> None:
             "summary": summary,
             "weights": "random (bench_topdown_dlc.make_snapshots seed 0): speed and parity only",
         },
+    )
+
+
+def warm(args, work: Path, clip: Path, pose: Path, det: Path) -> None:
+    """Ours, tracked: one run fills a cache with the exported graph, then ONNX Runtime from
+    that cache and PyTorch only take turns (twice each), against the DeepLabCut row of
+    ``results/bench_tracking_engines.json`` (same clip and snapshots)."""
+    from _common import RESULTS, machine, print_table, save
+
+    full = RESULTS / "bench_tracking_engines.json"
+    if not full.is_file():
+        raise SystemExit(f"run --engines first: it writes {full}")
+    dlc = json.loads(full.read_text())["table"][0]
+    if dlc["frames"] != args.frames:
+        raise SystemExit(f"the --engines run timed DeepLabCut on {dlc['frames']} frames")
+    cache = work / "cache"
+    shutil.rmtree(cache, ignore_errors=True)
+    table = []
+    for label, engine in [("fills the cache", "auto")] + [
+        ("ONNX Runtime, graph cached", "auto"),
+        ("PyTorch only", "torch"),
+    ] * 2:
+        env = {**os.environ, "NAPARI_SUPERANIMAL_CACHE": str(cache)}
+        env["NAPARI_SUPERANIMAL_ENGINE"] = engine
+        npy = work / f"warm_{engine}.npy"
+        cmd = [sys.executable, "-c", OUR_SIDE, str(clip), str(pose), str(det), str(npy)]
+        print(f"ours, tracked, {label}: {args.frames} frames ...", flush=True)
+        wall, info = timed([*cmd, str(args.animals), str(args.every), str(args.frames)], env)
+        fps = args.frames / wall
+        table.append(
+            {
+                "run": f"ours, detector every {args.every} frames + tracking, {label}",
+                "frames": args.frames,
+                "detector runs": info["detector_runs"],
+                "seconds": round(wall, 1),
+                "frames/s": round(fps, 3),
+                "x DeepLabCut": round(fps / dlc["frames/s"], 2),
+            }
+        )
+    print_table(table, list(table[0]))
+    save(
+        "bench_tracking_warm",
+        {"machine": machine(), "animals": args.animals, "deeplabcut": dlc, "table": table},
     )
 
 
