@@ -27,7 +27,6 @@ Example::
 from __future__ import annotations
 
 import contextlib
-import copy
 import hashlib
 import os
 import subprocess
@@ -92,12 +91,12 @@ class _Graph(torch.nn.Module):
 
 
 def export(network: torch.nn.Module, path: Path, key: str) -> None:
-    """Write ``network`` (on the CPU, in eval mode) as an ONNX graph carrying ``key``."""
+    """Write ``network`` (a CPU :class:`~.networks.PoseModel`, put in eval mode) as an ONNX
+    graph carrying ``key``."""
     import onnx
 
-    graph = _Graph(copy.deepcopy(network).cpu().eval())
-    has_locref = bool(getattr(getattr(network, "arch", None), "locref", False))
-    outputs = ["heatmap", "locref"] if has_locref else ["heatmap"]
+    graph = _Graph(network).eval()
+    outputs = ["heatmap", "locref"] if network.arch.locref else ["heatmap"]
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer and exporter chatter
@@ -185,12 +184,12 @@ def compare(
     heatmaps = float((hm_t - hm_o).abs().max())
     if heatmaps > noise:
         return f"heatmaps differ from PyTorch's by {heatmaps:.2g}"
-    moved = np.hypot(*(a[..., :2] - b[..., :2]).transpose(2, 0, 1)) > PIXEL_TOLERANCE
+    distance = np.hypot(*(a[..., :2] - b[..., :2]).transpose(2, 0, 1))
     at_other = hm_t.gather(-1, hm_o.argmax(-1, keepdim=True))[..., 0]
     tie = (hm_t.max(-1).values - at_other <= noise).numpy()
-    wrong = moved & ~tie
+    wrong = (distance > PIXEL_TOLERANCE) & ~tie
     if wrong.any():
-        far = float(np.hypot(*(a[..., :2] - b[..., :2]).transpose(2, 0, 1))[wrong].max())
+        far = float(distance[wrong].max())
         return f"{int(wrong.sum())} keypoints differ from PyTorch's (up to {far:.3g} px)"
     return None
 
