@@ -29,6 +29,7 @@ from ..zoo.registry import DEFAULT_DETECTOR, DETECT_EVERY, DETECTORS
 from ._triton import keep_triton_out
 from .checkpoint import load_snapshot
 from .preprocess import crop_corners, normalize
+from .runtime import choose_engine
 
 keep_triton_out()  # before torchvision: it imports torch._dynamo, which would load Triton
 
@@ -70,18 +71,50 @@ class DetectorNetwork(nn.Module):
 
 
 class AnimalDetector:
-    """Detects animals in uint8 RGB frames; boxes are ``x, y, w, h`` in frame pixels."""
+    """Detects animals in uint8 RGB frames; boxes are ``x, y, w, h`` in frame pixels.
 
-    def __init__(self, network: DetectorNetwork, device="auto", name: str = "", weights=None):
+    On a CPU, ``engine="auto"`` (the default, or ``$NAPARI_SUPERANIMAL_ENGINE``) runs the
+    convolutions of the variants in :data:`~.detector_runtime.ONNX_DETECTORS` in ONNX Runtime
+    once exported (to ``export_dir``, default the user cache) and checked to find PyTorch's
+    boxes (:mod:`.detector_runtime`); ``engine="torch"``: PyTorch only."""
+
+    def __init__(
+        self,
+        network: DetectorNetwork,
+        device="auto",
+        name: str = "",
+        weights=None,
+        engine: str | None = None,
+        export_dir: str | os.PathLike | None = None,
+    ):
         from .inference import pick_device
 
         self.device = pick_device(device)
         self.network = network.to(self.device).eval()
         self.name = name or network.variant
         self.weights = Path(weights) if weights is not None else None
+        self.engine = choose_engine(engine)
+        self.export_dir = Path(export_dir) if export_dir is not None else None
+        self._onnx = None
 
     def __repr__(self) -> str:
         return f"<AnimalDetector {self.name} on {self.device}>"
+
+    def onnx_engine(self):
+        """The :class:`~.detector_runtime.DetectorEngine` serving this detector, or None
+        (PyTorch only: ``engine="torch"``, a GPU, or a variant not measured faster)."""
+        if self.engine != "auto" or self.device.type != "cpu":
+            return None
+        from .detector_runtime import ONNX_DETECTORS, DetectorEngine
+
+        if self.network.variant not in ONNX_DETECTORS:
+            return None
+        if self._onnx is None:
+            from ..video.video import cache_dir
+
+            folder = self.export_dir or cache_dir() / "onnx"
+            self._onnx = DetectorEngine(self.network, folder, self.name)
+        return self._onnx
 
     @torch.inference_mode()
     def detect(
@@ -91,9 +124,11 @@ class AnimalDetector:
         frames = np.asarray(frames)
         if frames.ndim == 3:
             frames = frames[None]
-        images = normalize(frames).to(self.device)  # torchvision normalises a second time
+        images = list(normalize(frames).to(self.device))  # torchvision normalises a second time
+        engine = self.onnx_engine()
+        found = self.network(images) if engine is None else engine.detect(images)
         out = []
-        for det in self.network(list(images)):
+        for det in found:
             boxes = det["boxes"][:max_animals].cpu().numpy().astype(np.float64)
             scores = det["scores"][:max_animals].cpu().numpy().astype(np.float64)
             boxes[:, 2:] -= boxes[:, :2]

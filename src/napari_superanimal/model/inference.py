@@ -48,10 +48,9 @@ from .preprocess import (
     pad_to_multiple,
     rescale_frames,
 )
+from .runtime import choose_engine
 
 TOP_DOWN_SIZE = (256, 256)
-ENGINES = ("auto", "torch")
-ENGINE_ENV = "NAPARI_SUPERANIMAL_ENGINE"
 FULL_FRAME = "frame"  # ``boxes=FULL_FRAME``: whole frames even for a model with a detector
 
 
@@ -108,9 +107,7 @@ class PoseEstimator:
         #: model trained here) keypoints peak on the frame only, and on a video a spike or a
         #: keypoint stuck while its animal moves is flagged (:mod:`.motion`)
         self.deeplabcut_outputs = bool(deeplabcut_outputs)
-        engine = engine or os.environ.get(ENGINE_ENV) or "auto"
-        if engine not in ENGINES:
-            raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+        engine = choose_engine(engine)
         #: ``"auto"`` (default, or ``$NAPARI_SUPERANIMAL_ENGINE``): on a CPU, ONNX Runtime once
         #: the network is exported and checked (:mod:`.runtime`), PyTorch until then;
         #: ``"torch"``: PyTorch only (training; or set the variable for every model)

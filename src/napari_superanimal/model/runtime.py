@@ -47,12 +47,22 @@ OPSET = 17
 #: bump when the exported graph changes for the same weights (the key changes with it)
 EXPORT_FORMAT = 1
 KEY_FIELD = "napari_superanimal.weights_key"
+ENGINES = ("auto", "torch")
+ENGINE_ENV = "NAPARI_SUPERANIMAL_ENGINE"
 PIXEL_TOLERANCE = 1e-3
 SCORE_TOLERANCE = 1e-4
 #: heatmaps agree within this share of their largest value (at least 1)
 HEATMAP_TOLERANCE = 1e-4
 
 Outputs = tuple[torch.Tensor, torch.Tensor | None]
+
+
+def choose_engine(engine: str | None) -> str:
+    """``engine``, else ``$NAPARI_SUPERANIMAL_ENGINE``, else ``"auto"``; checked."""
+    engine = engine or os.environ.get(ENGINE_ENV) or "auto"
+    if engine not in ENGINES:
+        raise ValueError(f"engine must be one of {ENGINES}, got {engine!r}")
+    return engine
 
 
 def available() -> str | None:
@@ -93,45 +103,52 @@ class _Graph(torch.nn.Module):
 def export(network: torch.nn.Module, path: Path, key: str) -> None:
     """Write ``network`` (a CPU :class:`~.networks.PoseModel`, put in eval mode) as an ONNX
     graph carrying ``key``."""
+    outputs = ["heatmap", "locref"] if network.arch.locref else ["heatmap"]
+    write_graph(_Graph(network).eval(), torch.zeros(1, 3, 256, 256), path, key, outputs, (0, 2, 3))
+
+
+def write_graph(
+    module: torch.nn.Module,
+    example: torch.Tensor,
+    path: Path,
+    key: str,
+    outputs: list[str],
+    dynamic: tuple[int, ...],
+) -> None:
+    """Export ``module`` on ``example`` (its ``dynamic`` axes free) as a graph named
+    ``input`` -> ``outputs`` carrying ``key``, written atomically."""
     import onnx
 
-    graph = _Graph(network).eval()
-    outputs = ["heatmap", "locref"] if network.arch.locref else ["heatmap"]
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # tracer and exporter chatter
         torch.onnx.export(
-            graph,
-            (torch.zeros(1, 3, 256, 256),),
+            module,
+            (example,),
             str(tmp),
             dynamo=False,  # TorchScript exporter: seconds, where dynamo takes ~30 s for HRNet
             opset_version=OPSET,
             input_names=["input"],
             output_names=outputs,
-            dynamic_axes={"input": {0: "n", 2: "h", 3: "w"}},
+            dynamic_axes={"input": {axis: f"d{axis}" for axis in dynamic}},
         )
         model = onnx.load(str(tmp))
         onnx.helper.set_model_props(model, {KEY_FIELD: key})
         onnx.save(model, str(tmp))
 
 
-def export_in_child(network: torch.nn.Module, path: Path, key: str) -> None:
-    """:func:`export` in a child process, at low priority: tracing and the exporter's passes
-    hold Python's lock for up to a second at a time, which would freeze a viewer. The child
-    gets the weights as arrays (written without holding the lock long) and builds the same
-    architecture."""
-    from .networks import ARCHITECTURES
-
-    arch = getattr(network, "arch", None)
-    if arch is None or arch.name not in ARCHITECTURES:
-        raise ValueError(f"only the known architectures export ({sorted(ARCHITECTURES)})")
+def export_in_child(network: torch.nn.Module, path: Path, key: str, build: list[str]) -> None:
+    """Export ``network`` to ``path`` (and the files beside it that its kind writes) in a child
+    process, at low priority: tracing and the exporter's passes hold Python's lock for up to a
+    second at a time, which would freeze a viewer. The child gets the weights as arrays
+    (written without holding the lock long) and rebuilds the network from ``build``: ``["pose",
+    arch, keypoints]`` or ``["detector", variant]``."""
     path.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=path.parent, prefix=".export-") as tmp:
         state = Path(tmp) / "state.npz"
         np.savez(state, **{k: v.detach().cpu().numpy() for k, v in network.state_dict().items()})
         env = {**os.environ, "OMP_NUM_THREADS": "1"}
-        command = [sys.executable, "-m", __name__, str(state), arch.name]
-        command += [str(network.num_keypoints), str(path), key]
+        command = [sys.executable, "-m", __name__, str(state), str(path), key, *build]
         child = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
     if child.returncode:
         lines = child.stderr.strip().splitlines() or [f"exit status {child.returncode}"]
@@ -140,16 +157,22 @@ def export_in_child(network: torch.nn.Module, path: Path, key: str) -> None:
 
 def _export_main(argv: list[str]) -> None:
     """The child's side of :func:`export_in_child`."""
-    from .networks import build_network
-
-    state_path, arch, k, path, key = argv
+    state_path, path, key, kind, *build = argv
     with contextlib.suppress(OSError):
         os.nice(10)  # the viewer and the predictions come first
     torch.set_num_threads(1)
-    network = build_network(arch, int(k))
+    if kind == "pose":
+        from .networks import build_network
+
+        network, write = build_network(build[0], int(build[1])), export
+    else:
+        from .detector import DetectorNetwork
+        from .detector_runtime import export_detector
+
+        network, write = DetectorNetwork(build[0]), export_detector
     with np.load(state_path) as state:
         network.load_state_dict({name: torch.from_numpy(state[name]) for name in state.files})
-    export(network, Path(path), key)
+    write(network.eval(), Path(path), key)
 
 
 def open_session(path: Path, key: str, threads: int):
@@ -195,13 +218,18 @@ def compare(
 
 
 class OnnxEngine:
-    """ONNX Runtime serving a pose network's forward pass once exported and checked."""
+    """ONNX Runtime serving a pose network's forward pass once exported and checked.
+
+    Subclasses serve other networks: they say which graphs the export writes
+    (:meth:`graph_paths`), how the export child rebuilds the network (:meth:`build`), and
+    serve through :meth:`serve`."""
 
     def __init__(self, network: torch.nn.Module, directory: str | os.PathLike, name: str):
         self.network = network
         self.directory = Path(directory)
         self.name = name
-        self.session = None
+        #: one ONNX Runtime session per graph of :meth:`graph_paths`, once ready
+        self.sessions: list | None = None
         #: why PyTorch serves for good (export or check failed), or None
         self.failed: str | None = available()
         self.checked = False
@@ -213,9 +241,27 @@ class OnnxEngine:
         self._tensors: list[torch.Tensor] = []
 
     @property
+    def session(self):
+        """The (first) graph's session, or None before it is ready."""
+        return self.sessions[0] if self.sessions else None
+
+    @property
     def serving(self) -> bool:
         """Whether ONNX Runtime answers (exported and checked)."""
-        return self.session is not None and self.checked
+        return self.sessions is not None and self.checked
+
+    def build(self) -> list[str]:
+        """How the export child rebuilds the network (:func:`export_in_child`)."""
+        from .networks import ARCHITECTURES
+
+        arch = getattr(self.network, "arch", None)
+        if arch is None or arch.name not in ARCHITECTURES:
+            raise ValueError(f"only the known architectures export ({sorted(ARCHITECTURES)})")
+        return ["pose", arch.name, str(self.network.num_keypoints)]
+
+    def graph_paths(self, key: str) -> list[Path]:
+        """The graphs the export writes for weights ``key``; the first names the others."""
+        return [self.directory / f"{_safe(self.name)}-{key[:20]}.onnx"]
 
     def start(self) -> None:
         """Export (or find the cached graph) in a background thread."""
@@ -233,19 +279,24 @@ class OnnxEngine:
         if self._thread is not None:
             self._thread.join(timeout)
 
+    def _open(self, paths: list[Path], key: str) -> list | None:
+        if not all(path.is_file() for path in paths):
+            return None
+        sessions = [open_session(path, key, self._threads) for path in paths]
+        return None if any(s is None for s in sessions) else sessions
+
     def _prepare(self) -> None:
         try:
             key = weights_key(self.network)
-            path = self.directory / f"{_safe(self.name)}-{key[:20]}.onnx"
-            threads = self._threads
-            session = open_session(path, key, threads) if path.is_file() else None
-            if session is None:
-                export_in_child(self.network, path, key)
-                session = open_session(path, key, threads)
-                if session is None:
+            paths = self.graph_paths(key)
+            sessions = self._open(paths, key)
+            if sessions is None:
+                export_in_child(self.network, paths[0], key, self.build())
+                sessions = self._open(paths, key)
+                if sessions is None:
                     raise RuntimeError("the exported graph does not carry its weights' key")
-            _remove_stale(path)
-            self.session = session
+            _remove_stale(paths[0])
+            self.sessions = sessions
         except Exception as e:  # any failure: PyTorch serves, and says why
             self.failed = f"the export failed ({type(e).__name__}: {e})"
 
@@ -264,24 +315,30 @@ class OnnxEngine:
         """The forward pass: ONNX Runtime's once checked, PyTorch's until then (and for good
         if the export or the check failed, said once). The first batch ONNX Runtime can serve
         runs through both and is the check."""
-        if self.session is not None and _versions(self._tensors) != self._exported:
-            self.failed, self.session = (
+        return self.serve(batch, torch_forward, self.run, lambda a, b: compare(a, b, decode))
+
+    def serve(self, inputs, torch_forward: Callable, onnx_forward: Callable, check: Callable):
+        """``onnx_forward(inputs)`` once checked; ``torch_forward(inputs)`` until then, and for
+        good if the export failed or ``check(torch's, onnx's)`` (None: they agree, else how
+        they differ) did not pass on the first inputs ONNX Runtime could serve."""
+        if self.sessions is not None and _versions(self._tensors) != self._exported:
+            self.failed, self.sessions = (
                 "its weights changed after the export (call weights_changed() to export again)",
                 None,
             )
         if self.serving:
-            return self.run(batch)
-        if self.session is None or self.failed:
-            out = torch_forward(batch)
+            return onnx_forward(inputs)
+        if self.sessions is None or self.failed:
+            out = torch_forward(inputs)
             self._tell()
             self.start()  # after the first prediction, so that one is not slowed
             return out
-        out = torch_forward(batch)
-        problem = compare(out, self.run(batch), decode)
+        out = torch_forward(inputs)
+        problem = check(out, onnx_forward(inputs))
         if problem is None:
             self.checked = True
         else:
-            self.failed, self.session = problem, None
+            self.failed, self.sessions = problem, None
             self._tell()
         return out
 
@@ -291,7 +348,7 @@ class OnnxEngine:
             warnings.warn(
                 f"{self.name}: predicting with PyTorch, not ONNX Runtime: {self.failed}",
                 RuntimeWarning,
-                stacklevel=4,
+                stacklevel=5,
             )
 
 
@@ -311,10 +368,15 @@ def _safe(name: str) -> str:
 
 def _remove_stale(path: Path) -> None:
     """Graphs of the same name for other weights (the weights changed since), and exports an
-    ended process left half-written over an hour ago."""
+    ended process left half-written over an hour ago. ``path`` is ``<name>-<key>.onnx``; the
+    graphs beside it for the same weights (``<name>-<key>.<part>.onnx``) stay."""
     stem = path.name.rsplit("-", 1)[0]
+
+    def key(graph: Path) -> str:
+        return graph.name[len(stem) + 1 :].split(".")[0]
+
     for other in path.parent.glob(f"{stem}-*.onnx"):
-        if other != path and other.name.rsplit("-", 1)[0] == stem:
+        if other.name.rsplit("-", 1)[0] == stem and key(other) != key(path):
             other.unlink(missing_ok=True)
     for partial in path.parent.glob("*.onnx.*.partial"):
         with contextlib.suppress(OSError):
