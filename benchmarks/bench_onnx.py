@@ -27,7 +27,12 @@ a 256x256 crop, batch 1, >= 1.8x DeepLabCut; a 640x480 frame >= 1.5x; outputs wi
 - **First prediction**, in a fresh process with an empty cache: ``load_model`` and one
   ``predict`` with ONNX Runtime on (the export starts after it) and off; then how long until
   ONNX Runtime serves.
-- ``--detector``: whether ``fasterrcnn_resnet50_fpn_v2`` exports to ONNX and keeps its boxes.
+- ``--detector``: whether ``fasterrcnn_resnet50_fpn_v2`` exports to ONNX whole and keeps its
+  boxes; then the product's path (its backbone and box head in ONNX Runtime,
+  ``model/detector_runtime.py``) against PyTorch on 4 frames, ``--detector-rounds`` times,
+  taking turns: boxes, scores, top-down crops and seconds a frame. ``--arch`` with no
+  architecture and ``--detector`` measures the detector alone and writes
+  ``results/bench_onnx_detector.json``.
 
 Writes ``results/bench_onnx.json``.
 """
@@ -51,7 +56,12 @@ from _common import SHARED_DATA, machine, print_table, save
 from bench_inference import calibrated_network
 from napari_superanimal import open_video
 from napari_superanimal.model.inference import load_model
-from napari_superanimal.model.preprocess import crop_with_context, normalize, pad_to_multiple
+from napari_superanimal.model.preprocess import (
+    crop_corners,
+    crop_with_context,
+    normalize,
+    pad_to_multiple,
+)
 from napari_superanimal.zoo import get_entry
 
 DATASET = "superanimal_topviewmouse"
@@ -313,6 +323,69 @@ def detector_check(frames: np.ndarray, work: Path) -> dict:
     return result
 
 
+def detector_product(frames: np.ndarray, work: Path, rounds: int) -> dict:
+    """The product's detector path (``AnimalDetector``, engine "auto"): the backbone and box head
+    in ONNX Runtime, torchvision's proposals, NMS and RoIAlign around them, against PyTorch
+    (torchvision's own forward pass, as DeepLabCut runs it), on the same frames, taking turns."""
+    from bench_topdown_dlc import make_snapshots
+    from napari_superanimal.model.checkpoint import load_snapshot
+    from napari_superanimal.model.detector import AnimalDetector, DetectorNetwork
+
+    _, det_path = make_snapshots(work, 0)
+    net = DetectorNetwork("fasterrcnn_resnet50_fpn_v2")
+    load_snapshot(det_path, net)
+    plain = AnimalDetector(net, "cpu", engine="torch")
+    fast = AnimalDetector(net, "cpu", engine="auto", export_dir=work / "detector-onnx")
+    t = time.perf_counter()
+    fast.detect(frames[:1])
+    fast.onnx_engine().wait()
+    export_s = time.perf_counter() - t
+    fast.detect(frames[:1])  # the check
+    engine = fast.onnx_engine()
+    result = {"path": "backbone + box head in ONNX Runtime", "export_and_first_s": export_s}
+    result["serving"] = engine.serving
+    if not engine.serving:
+        result["failed"] = engine.failed
+        return result
+    times = {"torch": [], "onnx": []}
+    box_diff = score_diff = 0.0
+    count_diff = crop_changes = boxes = 0
+    for _ in range(rounds):
+        for frame in frames[:4]:
+            t = time.perf_counter()
+            ((a, sa),) = plain.detect(frame, 3)
+            times["torch"].append(time.perf_counter() - t)
+            t = time.perf_counter()
+            ((b, sb),) = fast.detect(frame, 3)
+            times["onnx"].append(time.perf_counter() - t)
+            if len(a) != len(b):
+                count_diff += 1
+                continue
+            boxes += len(a)
+            if len(a):
+                gap = np.abs(a[:, None] - b[None]).max(-1)
+                box_diff = max(box_diff, float(gap.min(1).max()))
+                score_diff = max(score_diff, float(np.abs(sa - sb[gap.argmin(1)]).max()))
+                crop_changes += sum(
+                    crop_corners(x) != crop_corners(y)
+                    for x, y in zip(a, b[gap.argmin(1)], strict=True)
+                )
+    torch_s, onnx_s = (float(np.median(v)) for v in times.values())
+    result.update(
+        frames=4,
+        rounds=rounds,
+        top3_boxes_compared=boxes,
+        frames_with_other_box_count=count_diff,
+        max_box_diff_px=box_diff,
+        max_score_diff=score_diff,
+        crops_changed=int(crop_changes),
+        torch_s=torch_s,
+        onnx_s=onnx_s,
+        x_torch=torch_s / onnx_s,
+    )
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--arch", nargs="*", default=["hrnet_w32", "resnet_50", "light_resnet18"])
@@ -320,6 +393,7 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=11)
     parser.add_argument("--dlc-python", default="/work/dlcvenv/bin/python")
     parser.add_argument("--detector", action="store_true")
+    parser.add_argument("--detector-rounds", type=int, default=3)
     args = parser.parse_args()
     torch.set_num_threads(2)
     video = open_video(SHARED_DATA / "openfield" / "m3v1mp4.mp4", store=None)
@@ -329,7 +403,7 @@ def main() -> None:
     rows = [bench_arch(arch, frames, args, work) for arch in args.arch]
     print(f"\nmachine: {machine()}, torch {torch.__version__}, 2 threads\n")
     print_table(
-        rows,
+        rows or [{"arch": "(none: --arch was given no architecture)"}],
         [
             "arch",
             "dlc_crop_ms",
@@ -358,8 +432,10 @@ def main() -> None:
     result["dlc"] = "DeepLabCut 3.0.2 PoseModel forward + predictor, its own venv"
     if args.detector:
         result["detector"] = detector_check(frames, work)
-        print(result["detector"])
-    save("bench_onnx", result)
+        result["detector_product"] = detector_product(frames, work, args.detector_rounds)
+        print(json.dumps({k: result[k] for k in ("detector", "detector_product")}, indent=1))
+    # detector only (--arch with no architecture): its own file, the pose rows stay
+    save("bench_onnx" if args.arch else "bench_onnx_detector", result)
 
 
 if __name__ == "__main__":
