@@ -18,6 +18,8 @@ architectures were no faster: ``Architecture.onnx_runtime``). :class:`OnnxEngine
   than that tolerance is a tie either answer is right for).
   Otherwise, or if the export fails, PyTorch stays and the reason is given once, as a warning.
 
+The detector's convolutions are served the same way (:mod:`.detector_runtime`).
+
 Example::
 
     engine = OnnxEngine(network, cache_dir() / "onnx", name="superanimal_topviewmouse_hrnet_w32")
