@@ -30,7 +30,8 @@ a 256x256 crop, batch 1, >= 1.8x DeepLabCut; a 640x480 frame >= 1.5x; outputs wi
 - ``--detector``: whether ``fasterrcnn_resnet50_fpn_v2`` exports to ONNX whole and keeps its
   boxes; then the product's path (its backbone and box head in ONNX Runtime,
   ``model/detector_runtime.py``) against PyTorch on 4 frames, ``--detector-rounds`` times,
-  taking turns: boxes, scores, top-down crops and seconds a frame. ``--arch`` with no
+  taking turns: boxes, scores, top-down crops and seconds a frame, for each of
+  ``--detector-variants`` (random weights, seed 0, scores spread around 0.6). ``--arch`` with no
   architecture and ``--detector`` measures the detector alone and writes
   ``results/bench_onnx_detector.json``.
 
@@ -323,17 +324,19 @@ def detector_check(frames: np.ndarray, work: Path) -> dict:
     return result
 
 
-def detector_product(frames: np.ndarray, work: Path, rounds: int) -> dict:
+def detector_product(frames: np.ndarray, work: Path, rounds: int, variant: str) -> dict:
     """The product's detector path (``AnimalDetector``, engine "auto"): the backbone and box head
     in ONNX Runtime, torchvision's proposals, NMS and RoIAlign around them, against PyTorch
-    (torchvision's own forward pass, as DeepLabCut runs it), on the same frames, taking turns."""
-    from bench_topdown_dlc import make_snapshots
-    from napari_superanimal.model.checkpoint import load_snapshot
-    from napari_superanimal.model.detector import AnimalDetector, DetectorNetwork
+    (torchvision's own forward pass, as DeepLabCut runs it), on the same frames, taking turns.
+    A variant the product keeps on PyTorch (not in ``ONNX_DETECTORS``) is measured as it would
+    be served."""
+    from bench_topdown_dlc import random_detector
+    from napari_superanimal.model import detector_runtime
+    from napari_superanimal.model.detector import AnimalDetector
 
-    _, det_path = make_snapshots(work, 0)
-    net = DetectorNetwork("fasterrcnn_resnet50_fpn_v2")
-    load_snapshot(det_path, net)
+    torch.manual_seed(0)
+    net = random_detector(variant)
+    detector_runtime.ONNX_DETECTORS = (*detector_runtime.ONNX_DETECTORS, variant)
     plain = AnimalDetector(net, "cpu", engine="torch")
     fast = AnimalDetector(net, "cpu", engine="auto", export_dir=work / "detector-onnx")
     t = time.perf_counter()
@@ -386,6 +389,59 @@ def detector_product(frames: np.ndarray, work: Path, rounds: int) -> dict:
     return result
 
 
+def ceiling(frames: np.ndarray, work: Path, repeats: int) -> dict:
+    """How close ONNX Runtime runs HRNet-W32 to the fastest this CPU does float32 convolutions.
+
+    The network's floating-point operations (PyTorch's FLOP counter, two per multiply-add) over
+    its ONNX Runtime time, against the rate ONNX Runtime reaches on a plain stack of eight
+    3x3 convolutions (64 channels, 64x64, its best case), and against PyTorch's on the same
+    stack; both through the sessions the product opens (``runtime.open_session``)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from napari_superanimal.model.inference import PoseEstimator
+    from napari_superanimal.model.runtime import open_session, write_graph
+
+    def best_ms(run, n: int) -> float:
+        run()
+        ts = []
+        for _ in range(n):
+            t = time.perf_counter()
+            run()
+            ts.append(time.perf_counter() - t)
+        return float(np.median(ts)) * 1e3
+
+    stack = torch.nn.Sequential(*[torch.nn.Conv2d(64, 64, 3, padding=1) for _ in range(8)])
+    x = torch.rand(1, 64, 64, 64)
+    stack_flop = 8 * 2 * 64 * 64 * 9 * 64 * 64
+    write_graph(stack.eval(), x, work / "stack.onnx", "stack", ["out"], (0,))
+    session = open_session(work / "stack.onnx", "stack", 2)
+    with torch.inference_mode():
+        torch_stack = stack_flop / best_ms(lambda: stack(x), repeats) / 1e6
+    onnx_stack = stack_flop / best_ms(lambda: session.run(None, {"input": x.numpy()}), repeats)
+    result = {
+        "conv_stack_gflops_onnx": onnx_stack / 1e6,
+        "conv_stack_gflops_torch": torch_stack,
+    }
+    net = calibrated_network("hrnet_w32", frames)
+    names = [f"k{i}" for i in range(net.num_keypoints)]
+    model = PoseEstimator(net, names, "cpu", engine="auto", export_dir=work / "ceiling-onnx")
+    model.predict(frames[:1])
+    model.onnx_engine().wait()
+    graph = model.onnx_engine()
+    for kind, shape in (("crop", (1, 3, 256, 256)), ("frame", (1, 3, 480, 640))):
+        inputs = torch.rand(shape)
+        with FlopCounterMode(display=False) as counter, torch.inference_mode():
+            net(inputs)
+        gflop = counter.get_total_flops() / 1e9
+        ms = best_ms(lambda i=inputs: graph.session.run(None, {"input": i.numpy()}), repeats)
+        result[f"hrnet_{kind}_gflop"] = gflop
+        result[f"hrnet_{kind}_onnx_ms"] = ms
+        result[f"hrnet_{kind}_gflops_onnx"] = gflop / ms * 1e3
+        result[f"hrnet_{kind}_share_of_stack_rate"] = gflop / ms * 1e3 / (onnx_stack / 1e6)
+        result[f"hrnet_{kind}_floor_ms"] = gflop / (onnx_stack / 1e6) * 1e3
+    return result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--arch", nargs="*", default=["hrnet_w32", "resnet_50", "light_resnet18"])
@@ -394,12 +450,30 @@ def main() -> None:
     parser.add_argument("--dlc-python", default="/work/dlcvenv/bin/python")
     parser.add_argument("--detector", action="store_true")
     parser.add_argument("--detector-rounds", type=int, default=3)
+    parser.add_argument(
+        "--detector-variants",
+        nargs="+",
+        default=["fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn"],
+    )
+    parser.add_argument(
+        "--ceiling",
+        action="store_true",
+        help="only how close ONNX Runtime runs HRNet-W32 to this CPU's float32 convolution rate;"
+        " writes results/bench_onnx_ceiling.json",
+    )
     args = parser.parse_args()
     torch.set_num_threads(2)
     video = open_video(SHARED_DATA / "openfield" / "m3v1mp4.mp4", store=None)
     video.wait()
     frames = np.stack([video.read_frame(i) for i in range(0, 160, 10)])
     work = Path(tempfile.mkdtemp(prefix="bench-onnx-"))
+    if args.ceiling:
+        found = ceiling(frames, work, args.repeats)
+        print_table([{k: round(v, 3) for k, v in found.items()}], list(found))
+        save(
+            "bench_onnx_ceiling", {"machine": machine(), "date": time.strftime("%Y-%m-%d"), **found}
+        )
+        return
     rows = [bench_arch(arch, frames, args, work) for arch in args.arch]
     print(f"\nmachine: {machine()}, torch {torch.__version__}, 2 threads\n")
     print_table(
@@ -432,7 +506,10 @@ def main() -> None:
     result["dlc"] = "DeepLabCut 3.0.2 PoseModel forward + predictor, its own venv"
     if args.detector:
         result["detector"] = detector_check(frames, work)
-        result["detector_product"] = detector_product(frames, work, args.detector_rounds)
+        result["detector_product"] = [
+            {"variant": variant, **detector_product(frames, work, args.detector_rounds, variant)}
+            for variant in args.detector_variants
+        ]
         print(json.dumps({k: result[k] for k in ("detector", "detector_product")}, indent=1))
     # detector only (--arch with no architecture): its own file, the pose rows stay
     save("bench_onnx" if args.arch else "bench_onnx_detector", result)

@@ -73,17 +73,13 @@ np.savez(out_path, **out)
 """
 
 
-def make_snapshots(folder: Path, seed: int) -> tuple[Path, Path]:
-    """Random pose and detector weights, saved as DeepLabCut saves snapshots."""
+def random_detector(variant: str):
+    """A detector with random weights whose boxes vary: the seed is the caller's."""
     import torch
 
     from napari_superanimal.model.detector import DetectorNetwork
-    from napari_superanimal.model.networks import build_network
-    from napari_superanimal.zoo import get_entry
 
-    torch.manual_seed(seed)
-    pose = build_network(ARCH, len(get_entry(DATASET, ARCH).keypoints))
-    detector = DetectorNetwork(DETECTOR)
+    detector = DetectorNetwork(variant)
     predictor = detector.model.roi_heads.box_predictor
     with torch.no_grad():
         # Random box-head features are large (mean |x| ~40): scaled down, the "animal" logit
@@ -92,6 +88,19 @@ def make_snapshots(folder: Path, seed: int) -> tuple[Path, Path]:
         predictor.cls_score.weight *= 0.01
         predictor.cls_score.bias[1] += 1.0
         predictor.bbox_pred.weight *= 0.005
+    return detector
+
+
+def make_snapshots(folder: Path, seed: int) -> tuple[Path, Path]:
+    """Random pose and detector weights, saved as DeepLabCut saves snapshots."""
+    import torch
+
+    from napari_superanimal.model.networks import build_network
+    from napari_superanimal.zoo import get_entry
+
+    torch.manual_seed(seed)
+    pose = build_network(ARCH, len(get_entry(DATASET, ARCH).keypoints))
+    detector = random_detector(DETECTOR)
     paths = folder / "pose.pt", folder / "detector.pt"
     for net, path in zip((pose, detector), paths, strict=True):
         torch.save({"metadata": {"epoch": 0}, "model": net.state_dict()}, path)
