@@ -48,6 +48,7 @@ import sys
 import tempfile
 import time
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +57,7 @@ import torch
 from _common import SHARED_DATA, machine, print_table, save
 from bench_inference import calibrated_network
 from napari_superanimal import open_video
+from napari_superanimal.model.detector_runtime import ONNX_DETECTORS
 from napari_superanimal.model.inference import load_model
 from napari_superanimal.model.preprocess import (
     crop_corners,
@@ -129,16 +131,16 @@ print(json.dumps(result))
 """
 
 
-def alternating_ms(models: dict, x: torch.Tensor, repeats: int) -> dict[str, float]:
-    """Median ms of each model's forward pass and decoding, the models taking turns (so a
-    slow spell of the machine falls on both)."""
-    times = {name: [] for name in models}
-    for model in models.values():
-        model._keypoints(x, False)  # warm-up
+def alternating_ms(runs: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median ms of each run after one warm-up, the runs taking turns (so a slow spell of the
+    machine falls on all)."""
+    times = {name: [] for name in runs}
+    for run in runs.values():
+        run()  # warm-up
     for _ in range(repeats):
-        for name, model in models.items():
+        for name, run in runs.items():
             t = time.perf_counter()
-            model._keypoints(x, False)
+            run()
             times[name].append(time.perf_counter() - t)
     return {name: float(np.median(t) * 1e3) for name, t in times.items()}
 
@@ -235,9 +237,11 @@ def bench_arch(arch: str, frames: np.ndarray, args, work: Path) -> dict:
             times["dlc_frame"].append(dlc["frame_ms"])
         for kind in ("crop", "frame"):  # the two engines alternate run by run
             x = torch.from_numpy(inputs[kind])
-            for name, ms in alternating_ms(
-                {"torch": torch_model, "onnx": onnx_model}, x, args.repeats
-            ).items():
+            runs = {
+                "torch": lambda x=x: torch_model._keypoints(x, False),
+                "onnx": lambda x=x: onnx_model._keypoints(x, False),
+            }
+            for name, ms in alternating_ms(runs, args.repeats).items():
                 times[f"{name}_{kind}"].append(ms)
     for key, values in times.items():
         if values:
@@ -327,16 +331,12 @@ def detector_check(frames: np.ndarray, work: Path) -> dict:
 def detector_product(frames: np.ndarray, work: Path, rounds: int, variant: str) -> dict:
     """The product's detector path (``AnimalDetector``, engine "auto"): the backbone and box head
     in ONNX Runtime, torchvision's proposals, NMS and RoIAlign around them, against PyTorch
-    (torchvision's own forward pass, as DeepLabCut runs it), on the same frames, taking turns.
-    A variant the product keeps on PyTorch (not in ``ONNX_DETECTORS``) is measured as it would
-    be served."""
+    (torchvision's own forward pass, as DeepLabCut runs it), on the same frames, taking turns."""
     from bench_topdown_dlc import random_detector
-    from napari_superanimal.model import detector_runtime
     from napari_superanimal.model.detector import AnimalDetector
 
     torch.manual_seed(0)
     net = random_detector(variant)
-    detector_runtime.ONNX_DETECTORS = (*detector_runtime.ONNX_DETECTORS, variant)
     plain = AnimalDetector(net, "cpu", engine="torch")
     fast = AnimalDetector(net, "cpu", engine="auto", export_dir=work / "detector-onnx")
     t = time.perf_counter()
@@ -401,23 +401,16 @@ def ceiling(frames: np.ndarray, work: Path, repeats: int) -> dict:
     from napari_superanimal.model.inference import PoseEstimator
     from napari_superanimal.model.runtime import open_session, write_graph
 
-    def best_ms(run, n: int) -> float:
-        run()
-        ts = []
-        for _ in range(n):
-            t = time.perf_counter()
-            run()
-            ts.append(time.perf_counter() - t)
-        return float(np.median(ts)) * 1e3
-
     stack = torch.nn.Sequential(*[torch.nn.Conv2d(64, 64, 3, padding=1) for _ in range(8)])
     x = torch.rand(1, 64, 64, 64)
     stack_flop = 8 * 2 * 64 * 64 * 9 * 64 * 64
     write_graph(stack.eval(), x, work / "stack.onnx", "stack", ["out"], (0,))
     session = open_session(work / "stack.onnx", "stack", 2)
-    with torch.inference_mode():
-        torch_stack = stack_flop / best_ms(lambda: stack(x), repeats) / 1e6
-    onnx_stack = stack_flop / best_ms(lambda: session.run(None, {"input": x.numpy()}), repeats)
+    with torch.inference_mode():  # one at a time: each is its own best case
+        (torch_ms,) = alternating_ms({"torch": lambda: stack(x)}, repeats).values()
+    onnx_run = lambda: session.run(None, {"input": x.numpy()})  # noqa: E731
+    (onnx_ms,) = alternating_ms({"onnx": onnx_run}, repeats).values()
+    torch_stack, onnx_stack = stack_flop / torch_ms / 1e6, stack_flop / onnx_ms
     result = {
         "conv_stack_gflops_onnx": onnx_stack / 1e6,
         "conv_stack_gflops_torch": torch_stack,
@@ -426,14 +419,15 @@ def ceiling(frames: np.ndarray, work: Path, repeats: int) -> dict:
     names = [f"k{i}" for i in range(net.num_keypoints)]
     model = PoseEstimator(net, names, "cpu", engine="auto", export_dir=work / "ceiling-onnx")
     model.predict(frames[:1])
-    model.onnx_engine().wait()
     graph = model.onnx_engine()
+    graph.wait()
     for kind, shape in (("crop", (1, 3, 256, 256)), ("frame", (1, 3, 480, 640))):
         inputs = torch.rand(shape)
         with FlopCounterMode(display=False) as counter, torch.inference_mode():
             net(inputs)
         gflop = counter.get_total_flops() / 1e9
-        ms = best_ms(lambda i=inputs: graph.session.run(None, {"input": i.numpy()}), repeats)
+        run = lambda i=inputs: graph.session.run(None, {"input": i.numpy()})  # noqa: E731
+        (ms,) = alternating_ms({kind: run}, repeats).values()
         result[f"hrnet_{kind}_gflop"] = gflop
         result[f"hrnet_{kind}_onnx_ms"] = ms
         result[f"hrnet_{kind}_gflops_onnx"] = gflop / ms * 1e3
@@ -451,9 +445,7 @@ def main() -> None:
     parser.add_argument("--detector", action="store_true")
     parser.add_argument("--detector-rounds", type=int, default=3)
     parser.add_argument(
-        "--detector-variants",
-        nargs="+",
-        default=["fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn"],
+        "--detector-variants", nargs="+", choices=ONNX_DETECTORS, default=list(ONNX_DETECTORS)
     )
     parser.add_argument(
         "--ceiling",
