@@ -1,14 +1,15 @@
 """The detector's convolutions through ONNX Runtime, torchvision's box logic around them.
 
-Faster R-CNN spends most of its CPU time in two stacks of convolutions: the ResNet-50 + FPN
-backbone on the whole (resized) frame, and the box head on every proposal's 7x7 features.
+Faster R-CNN spends most of its CPU time in two stacks of convolutions: the backbone + FPN on
+the whole (resized) frame, and the box head on every proposal's 7x7 features.
 Exported whole, the detector moved its boxes by up to 19.6 px (``bench_onnx.py --detector``):
 its proposal and box selection is not what torchvision computes. So only those two stacks are
 exported (two graphs); anchors, proposals, non-maximum suppression, RoIAlign and the mapping
 back to frame pixels stay torchvision's own code. :class:`DetectorEngine` serves them like
 :class:`~.runtime.OnnxEngine` serves a pose network: PyTorch first, the export in a child
 process, then the first frames run both ways and ONNX Runtime takes over only if it finds the
-same boxes (:func:`compare_detections`), else PyTorch stays and says why once.
+very same boxes (:func:`compare_detections`), else PyTorch stays and says why once. Which
+variants try it at all: :data:`ONNX_DETECTORS`.
 
 Example::
 
@@ -25,14 +26,16 @@ import torch
 
 from .runtime import SCORE_TOLERANCE, OnnxEngine, write_graph
 
-#: variants whose convolutions run in ONNX Runtime on a CPU: both of the zoo's, measured
-#: faster with the same boxes (``bench_onnx.py --detector``)
-ONNX_DETECTORS = ("fasterrcnn_resnet50_fpn_v2", "fasterrcnn_mobilenet_v3_large_fpn")
-#: matched boxes agree within this many frame pixels. Summed in another order, the backbone's
-#: float32 features move the boxes by ~4e-3 px; a top-down crop's corners are whole pixels
-#: (:func:`~.preprocess.crop_corners`), so the pose sees the same crop unless a corner lies
-#: this close to a half pixel
-BOX_TOLERANCE = 1e-2
+#: variants whose convolutions run in ONNX Runtime on a CPU: the ones measured faster with
+#: PyTorch's very boxes (``bench_onnx.py --detector``). A top-down crop's corners are whole
+#: pixels (:func:`~.preprocess.crop_corners`), so a box that moves at all can move its crop by
+#: a pixel and every keypoint of that animal with it. ResNet-50's graph sums its float32
+#: features in another order and moves boxes by up to ~4e-3 px: on the open-field video that
+#: moved 1 crop in 180 and its animal's keypoints by up to 16 px against DeepLabCut's, so it
+#: stays on PyTorch. MobileNet's boxes came out bit for bit PyTorch's.
+ONNX_DETECTORS = ("fasterrcnn_mobilenet_v3_large_fpn",)
+#: matched boxes must agree this closely (frame pixels): exactly, for the reason above
+BOX_TOLERANCE = 0.0
 LEVEL = "level_"  # the backbone graph's outputs: LEVEL + torchvision's name of the level
 
 
@@ -82,9 +85,9 @@ def export_detector(network: torch.nn.Module, path: Path, key: str) -> None:
 
 
 def compare_detections(torch_out: list[dict], onnx_out: list[dict]) -> str | None:
-    """None if every frame has the same boxes (each within :data:`BOX_TOLERANCE` px and its
-    score within the score tolerance, in any order: boxes whose scores tie may swap), else
-    how they differ."""
+    """None if every frame has the same boxes (each equal to PyTorch's, :data:`BOX_TOLERANCE`,
+    and its score within the score tolerance, in any order: boxes whose scores tie may swap),
+    else how they differ."""
     for a, b in zip(torch_out, onnx_out, strict=True):
         if len(a["boxes"]) != len(b["boxes"]):
             return f"{len(b['boxes'])} boxes where PyTorch finds {len(a['boxes'])}"
