@@ -1,6 +1,7 @@
 """Frames to network inputs, and network outputs back to frame pixels.
 
-As DeepLabCut prepares SuperAnimal inputs: RGB uint8 -> float in [0, 1] -> ImageNet mean/std.
+As DeepLabCut prepares SuperAnimal inputs: RGB uint8 -> ImageNet mean/std, with the very
+float32 arithmetic of its albumentations ``Normalize`` (:func:`normalize`).
 Full-frame mode mirror-pads the bottom and right edges to a multiple of 32 (HRNet halves the
 resolution five times) and maps keypoints back unchanged. Top-down mode crops each box with
 context: the box is widened (or heightened) about its centre to the output's aspect ratio, its
@@ -27,14 +28,22 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
 def normalize(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
-    """``(N, H, W, 3)`` uint8 RGB -> ``(N, 3, H, W)`` float32, ImageNet-normalised."""
+    """``(N, H, W, 3)`` uint8 RGB -> ``(N, 3, H, W)`` float32, ImageNet-normalised.
+
+    The arithmetic is DeepLabCut's (albumentations 1.4's ``Normalize``, which its pose and
+    detector preprocessors run), each step in float32: ``(x - 255 mean) * (1 / (255 std))``.
+    ``(x / 255 - mean) / std`` differs in the last bits, which the detector turns into boxes
+    ~3e-3 px off DeepLabCut's; a crop's corners are whole pixels, so now and then a crop (and
+    all its keypoints) moved. With these bits the boxes are DeepLabCut's exactly."""
     x = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"frames must be (N, H, W, 3) RGB, got {tuple(x.shape)}")
-    x = x.permute(0, 3, 1, 2).to(torch.float32).div_(255.0)
-    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype).view(1, 3, 1, 1)
-    std = torch.tensor(IMAGENET_STD, dtype=x.dtype).view(1, 3, 1, 1)
-    return (x - mean) / std
+    x = x.permute(0, 3, 1, 2).to(torch.float32)
+    return (x - _MEAN_255) * _INV_STD_255
+
+
+_MEAN_255 = (torch.tensor(IMAGENET_MEAN) * torch.tensor(255.0)).view(1, 3, 1, 1)
+_INV_STD_255 = torch.reciprocal(torch.tensor(IMAGENET_STD) * torch.tensor(255.0)).view(1, 3, 1, 1)
 
 
 def pad_to_multiple(frames: np.ndarray, multiple: int = 32) -> np.ndarray:
