@@ -281,13 +281,18 @@ class PoseEstimator:
             out[..., 2] = self.calibration(out[..., 2])
         return out
 
+    def _normalize(self, frames: np.ndarray) -> torch.Tensor:
+        """DeepLabCut's input bits for its models, the project's own for networks trained here
+        (:func:`~.preprocess.normalize`)."""
+        return normalize(frames, deeplabcut=self.deeplabcut_outputs)
+
     def _predict_full(self, frames: np.ndarray, subpixel: bool) -> np.ndarray:
         # ``input_scale``: the network was trained on frames resized by it (a light network
         # trained from scratch on large frames sees more of the animal per pixel of its input)
         scale = self.input_scale
         seen = rescale_frames(frames, scale)
         extent = None if self.deeplabcut_outputs else seen.shape[1:3]
-        out = self._keypoints(normalize(pad_to_multiple(seen, 32)), subpixel, extent)
+        out = self._keypoints(self._normalize(pad_to_multiple(seen, 32)), subpixel, extent)
         return input_to_frame(out, frames.shape[1:3], scale)
 
     def _predict_crops(self, frames: np.ndarray, boxes: np.ndarray, subpixel: bool) -> np.ndarray:
@@ -305,7 +310,7 @@ class PoseEstimator:
         crops, transforms = zip(
             *(crop_with_context(frames[i], boxes[i], TOP_DOWN_SIZE) for i in found), strict=True
         )
-        pred = self._keypoints(normalize(np.stack(crops)), subpixel)
+        pred = self._keypoints(self._normalize(np.stack(crops)), subpixel)
         out[found] = np.stack([t.to_frame(p) for t, p in zip(transforms, pred, strict=True)])
         return out
 

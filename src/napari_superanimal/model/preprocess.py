@@ -27,19 +27,25 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-def normalize(frames: np.ndarray | torch.Tensor) -> torch.Tensor:
+def normalize(frames: np.ndarray | torch.Tensor, deeplabcut: bool = True) -> torch.Tensor:
     """``(N, H, W, 3)`` uint8 RGB -> ``(N, 3, H, W)`` float32, ImageNet-normalised.
 
-    The arithmetic is DeepLabCut's (albumentations 1.4's ``Normalize``, which its pose and
-    detector preprocessors run), each step in float32: ``(x - 255 mean) * (1 / (255 std))``.
-    ``(x / 255 - mean) / std`` differs in the last bits, which the detector turns into boxes
-    ~3e-3 px off DeepLabCut's; a crop's corners are whole pixels, so now and then a crop (and
-    all its keypoints) moved. With these bits the boxes are DeepLabCut's exactly."""
+    With ``deeplabcut`` (SuperAnimal and its detectors) the arithmetic is DeepLabCut's
+    (albumentations 1.4's ``Normalize``, which its pose and detector preprocessors run), each
+    step in float32: ``(x - 255 mean) * (1 / (255 std))``. ``(x / 255 - mean) / std``, which
+    networks trained in a project train and predict with (``deeplabcut=False``: their rounds
+    stay as they were measured), differs in the last bits; the detector turned that into boxes
+    ~3e-3 px off DeepLabCut's, and a crop's corners are whole pixels, so now and then a crop
+    (and all its keypoints) moved. With these bits the boxes are DeepLabCut's."""
     x = torch.as_tensor(np.ascontiguousarray(frames) if isinstance(frames, np.ndarray) else frames)
     if x.ndim != 4 or x.shape[-1] != 3:
         raise ValueError(f"frames must be (N, H, W, 3) RGB, got {tuple(x.shape)}")
     x = x.permute(0, 3, 1, 2).to(torch.float32)
-    return (x - _MEAN_255) * _INV_STD_255
+    if deeplabcut:
+        return (x - _MEAN_255) * _INV_STD_255
+    mean = torch.tensor(IMAGENET_MEAN, dtype=x.dtype).view(1, 3, 1, 1)
+    std = torch.tensor(IMAGENET_STD, dtype=x.dtype).view(1, 3, 1, 1)
+    return (x / 255.0 - mean) / std
 
 
 _MEAN_255 = (torch.tensor(IMAGENET_MEAN) * torch.tensor(255.0)).view(1, 3, 1, 1)

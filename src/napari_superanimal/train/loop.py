@@ -97,7 +97,7 @@ class Trainer:
             _freeze_batchnorm(self.network)
         batch = [d.samples[i] for i in self.rng.integers(0, len(d.samples), s.batch_size)]
         crops, points = zip(*(self._crop(b) for b in batch), strict=True)
-        out = self.network(normalize(np.stack(crops)).to(self.device))["heatmap"]
+        out = self.network(normalize(np.stack(crops), deeplabcut=False).to(self.device))["heatmap"]
         visible = np.stack([np.isfinite(p).all(1) for p in points])
         absent = np.stack([_absent(b) for b in batch])
         target, weights = gaussian_targets(
