@@ -80,7 +80,10 @@ def test_models_trained_here_stay_on_the_frame_and_superanimal_keeps_deeplabcuts
     padded = model.predict(frames, subpixel=False)
     assert (padded[..., :2] >= 33).any(axis=-1).mean() > 0.25
     same = (padded[..., :2] < 33).all(-1)  # where the best peak was on the frame anyway
-    np.testing.assert_array_equal(inside[same], padded[same])
+    # the same peaks; the scores agree to float32's last bits, as DeepLabCut's models take
+    # DeepLabCut's normalisation arithmetic (preprocess.normalize)
+    np.testing.assert_array_equal(inside[same][:, :2], padded[same][:, :2])
+    np.testing.assert_allclose(inside[same][:, 2], padded[same][:, 2], rtol=0, atol=1e-6)
 
 
 def _walking(frames=40, still=False, seed=0):
