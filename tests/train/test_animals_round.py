@@ -54,6 +54,8 @@ def test_a_round_on_several_animals_keeps_the_detector_and_predicts_each_animal(
     result = mice.finetune(steps=2, batch_size=2, eval_every=1, jitter_frames=0)
     info = result.info
     assert info["top_down"] and info["animal_crops"] == 10
+    # every sample is the animal in its box, black past the frame, as inference crops it
+    assert info["background_crops"] == 0 and info["padding"] == "constant"
     assert info["animals_trained"] == list(MICE)
     frames = info["train_frames"][mice.video_key] + info["test_frames"][mice.video_key]
     assert set(frames) <= {0, 2, 4, 6, 8}  # video frames, not crop numbers

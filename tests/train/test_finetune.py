@@ -83,6 +83,8 @@ def test_one_round_learns_the_keypoints_of_unlabeled_frames(trained, mouse):
     assert sorted(train + validation + test) == LABELED  # every labeled frame, once
     assert len(validation) == 2 and len(test) == 1 and not set(test) & set(validation)
     assert len(info["loss_curve"]) == result.info["steps"]
+    # a whole-frame network also learns where the animal is not, past the edge as inference pads
+    assert info["background_crops"] == 0.25 and info["padding"] == "reflect"
     # labels are never touched by training or by predicting afterwards
     session.predict(frames=LABELED)
     assert session.labels(LABELED[0])["nose"].x == pytest.approx(truth[0, 0, 0])

@@ -97,6 +97,46 @@ def test_a_crop_past_the_frame_edge_sees_the_frame_mirrored_as_inference_pads_it
     assert crop[16:, 16:].mean() > 50  # not black
 
 
+def test_an_animals_crop_trains_black_past_its_edge_as_the_top_down_crop_pads_it():
+    """A top-down crop mirrored past its edge would show a second, flipped animal beside the
+    one its keypoints are of; DeepLabCut's crop (and so inference) is black there."""
+    rng = np.random.default_rng(0)
+    frame = np.full((40, 50, 3), 200, np.uint8)
+    plain = AugmentSettings(
+        rotation=0, scale=(1, 1), shift=0, brightness=0, contrast=(1, 1), noise=0,
+        blur_probability=0,
+    )  # fmt: skip
+    centre = np.array([50, 40])
+    crop, _ = augment(frame, np.full((1, 2), np.nan), rng, 32, plain, centre, "constant")
+    assert (crop[17:, 17:] == 0).all() and (crop[:15, :15] == 200).all()
+
+
+def test_calibration_views_of_an_animals_crop_are_black_past_its_edge():
+    """The views a round calibrates its scores on are padded as it trained: an animal's crop
+    black (a mirrored one would show a second animal), a whole frame mirrored."""
+    from napari_superanimal.train.evaluate import scored_errors
+    from napari_superanimal.train.samples import Sample
+
+    class Seen:  # an estimator that keeps what it was shown
+        calibration = None
+        shown: list = []
+
+        def predict(self, frames):
+            self.shown.extend(frames)
+            return np.zeros((len(frames), 1, 3), np.float32)
+
+    frame = np.full((64, 64, 3), 200, np.uint8)
+    sample = Sample(0, np.array([[32.0, 32.0]]), np.ones(1, bool), np.ones(1, bool))
+    for padding, corner in (("constant", 0), ("reflect", 200)):
+        seen = Seen()
+        seen.shown = []
+        rng = np.random.default_rng(3)
+        scored_errors(seen, {0: frame}, [sample], rng, views=6, padding=padding)
+        views = np.stack(seen.shown[1:])
+        rim = np.concatenate([views[:, 0], views[:, -1], views[:, :, 0], views[:, :, -1]], 1)
+        assert (rim.min(axis=(1, 2)) == corner).all(), padding  # each view reaches past an edge
+
+
 def test_a_share_of_crops_goes_anywhere_on_the_frame_up_to_its_edges():
     from napari_superanimal.train.crops import crop_centre
     from napari_superanimal.train.samples import Sample

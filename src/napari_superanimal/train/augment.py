@@ -4,7 +4,10 @@ A training sample is a square crop around the animal (the centre of its known ke
 random similarity transform (rotation, scale, shift), then brightness / contrast, sensor noise
 and, sometimes, motion blur. Keypoints go through the same transform (the ones that leave the
 crop teach "not here": :mod:`.targets`). Where the crop reaches past the frame it sees the frame
-mirrored, as inference pads frames (:func:`~..model.preprocess.pad_to_multiple`).
+mirrored, as inference pads whole frames (:func:`~..model.preprocess.pad_to_multiple`), or, with
+``padding="constant"``, black, as a top-down crop is padded past the frame's edge
+(:func:`~..model.preprocess.crop_with_context`): an animal's crop mirrored would show a second,
+flipped animal beside the one it is labeled for.
 
 Example::
 
@@ -39,8 +42,10 @@ def augment(
     size: int,
     settings: AugmentSettings | None = None,
     centre: np.ndarray | None = None,
+    padding: str = "reflect",
 ) -> tuple[np.ndarray, np.ndarray]:
-    """A ``(size, size, 3)`` uint8 crop and the ``(K, 2)`` keypoints in its pixels (NaN kept)."""
+    """A ``(size, size, 3)`` uint8 crop and the ``(K, 2)`` keypoints in its pixels (NaN kept);
+    ``padding``: "reflect" or "constant" (black) past the frame's edge."""
     s = settings or AugmentSettings()
     if centre is None:
         known = keypoints[np.isfinite(keypoints).all(1)]
@@ -59,7 +64,8 @@ def augment(
         to_frame,
         output_shape=(size, size),
         order=1,
-        mode="reflect",  # numpy's reflect: OpenCV's REFLECT_101, the padding inference sees
+        mode=padding,  # numpy's reflect is OpenCV's REFLECT_101, the padding inference sees
+        cval=0.0,
         preserve_range=True,
     )
     points = np.full_like(keypoints, np.nan, dtype=np.float64)

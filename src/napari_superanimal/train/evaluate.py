@@ -45,9 +45,12 @@ def _errors(xy: np.ndarray, sample, scales) -> np.ndarray:
     return np.where(np.isfinite(d), d, np.inf)
 
 
-def _view(frame: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, SimilarityTransform]:
+def _view(
+    frame: np.ndarray, rng: np.random.Generator, padding: str = "reflect"
+) -> tuple[np.ndarray, SimilarityTransform]:
     """``frame`` turned (up to 15 degrees), zoomed (0.9-1.1x) and moved (up to 8% of its size)
-    about its centre, mirrored past its edges; and the transform from view to frame pixels."""
+    about its centre, padded past its edges as training pads it (``padding``: mirrored, or
+    black for an animal's crop); and the transform from view to frame pixels."""
     h, w = frame.shape[:2]
     centre = np.array([w, h]) / 2
     to_frame = (
@@ -57,25 +60,31 @@ def _view(frame: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, Simi
         )
         + SimilarityTransform(translation=centre + rng.uniform(-0.08, 0.08, 2) * (w, h))
     )
-    view = warp(frame, to_frame, order=1, mode="reflect", preserve_range=True)
+    view = warp(frame, to_frame, order=1, mode=padding, cval=0.0, preserve_range=True)
     return view.astype(np.uint8), to_frame
 
 
 def scored_errors(
-    estimator, frames: dict[int, np.ndarray], samples, rng, scales=None, views=CALIBRATION_VIEWS
+    estimator,
+    frames: dict[int, np.ndarray],
+    samples,
+    rng,
+    scales=None,
+    views=CALIBRATION_VIEWS,
+    padding: str = "reflect",
 ) -> tuple[np.ndarray, np.ndarray]:
     """Raw scores and pixel errors of ``estimator`` on the user's points of ``samples``, each
     frame seen as itself and ``views - 1`` moved, turned and zoomed copies (more points to
     calibrate on than a few frames hold; each copy is still a frame the network never trained
-    on). ``scales`` as in :func:`keypoint_error`. A keypoint predicted nowhere is an infinite
-    error with score 0."""
+    on), padded past their edges as the round's training pads them (``padding``). ``scales`` as
+    in :func:`keypoint_error`. A keypoint predicted nowhere is an infinite error with score 0."""
     raw = getattr(estimator, "calibration", None)
     estimator.calibration = None  # the raw scores are what a calibration maps
     scores, errors = [], []
     try:
         for s in samples:
             frame = frames[s.frame]
-            shown = [(frame, None)] + [_view(frame, rng) for _ in range(views - 1)]
+            shown = [(frame, None)] + [_view(frame, rng, padding) for _ in range(views - 1)]
             pred = estimator.predict(np.stack([v for v, _ in shown]))
             for p, (_, to_frame) in zip(pred, shown, strict=True):
                 xy = p[s.labeled, :2].astype(np.float64)

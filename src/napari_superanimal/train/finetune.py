@@ -155,6 +155,8 @@ def prepare_data(job: RoundJob, video, samples: list[Sample], pseudo, split: Spl
     # DeepLabCut's target radius (17 px) suits 640x480 video; smaller frames get a smaller one
     radius = s.dist_thresh or min(POS_DIST_THRESH, max(4.0, 0.05 * max(h, w)))
     data = TrainingData(train, images, size, extent > 0.8 * size, radius, s.augmentation)
+    if job.crops:  # an animal's crop: what inference sees of it (its box, black past the frame)
+        data = replace(data, background=0.0, padding="constant")
     seen = job.source_size or (height, width)  # PCK's radius: 2% of the video's frame
     return RoundData(split, pseudo, pixels, data, scale, max(2.0, 0.02 * max(seen)))
 
@@ -203,7 +205,10 @@ def calibrate(trial: PoseEstimator, data: RoundData, rng, scales) -> Calibration
     them: its scores stay raw heatmap peaks)."""
     if not data.split.validation:
         return None
-    scores, errors = scored_errors(trial, data.pixels, data.split.validation, rng, scales)
+    padding = data.training.padding  # views of an animal's crop are black past its edge
+    scores, errors = scored_errors(
+        trial, data.pixels, data.split.validation, rng, scales, padding=padding
+    )
     return fit_calibration(scores, errors <= RADIUS_PX, RADIUS_PX)
 
 
@@ -228,6 +233,8 @@ def round_info(job, data: RoundData, trainer: Trainer, ended_by: str, errors: di
         "input_scale": data.scale,
         "crop_size": data.training.crop_size,
         "crops_on": "a random keypoint" if data.training.spread else "the animal's centre",
+        "background_crops": data.training.background,
+        "padding": data.training.padding,
         "target_radius": data.training.radius,
         "batchnorm_frozen": trainer.settings.frozen_batchnorm,
         "train_frames": {key: _frames(job, (p for p in split.train if p.labeled.any()))},

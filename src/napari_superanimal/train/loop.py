@@ -43,6 +43,7 @@ class TrainingData:
     radius: float  # target radius in input pixels
     augmentation: AugmentSettings | None = None
     background: float = BACKGROUND_SHARE  # share of crops anywhere on the frame
+    padding: str = "reflect"  # past the frame's edge ("constant": black, as top-down crops)
 
 
 @dataclass
@@ -114,7 +115,7 @@ class Trainer:
         points = np.where(sample.visible[:, None], sample.keypoints, np.nan)
         image = d.images[sample.frame]
         centre = crop_centre(sample, d.spread, self.rng, image.shape[:2], d.background)
-        return augment(image, points, self.rng, d.crop_size, d.augmentation, centre)
+        return augment(image, points, self.rng, d.crop_size, d.augmentation, centre, d.padding)
 
     # -- validation -----------------------------------------------------------------------------
     def evaluate(self, step: int) -> bool:
