@@ -3,13 +3,16 @@
 DeepLabCut runs its SuperAnimal detector on every frame (Faster R-CNN ResNet-50: about 7 s a
 frame on a 2-core CPU, 20-50x the pose network's crop). :class:`Tracks` runs it on the first
 frame, then every ``every`` frames, and on the next frame whenever an animal it follows is unsure
-(fewer than ``min_keypoints`` keypoints scoring ``min_score``), jumps (its keypoints moved more
-than :data:`MAX_STEP` of its box's larger side since the frame before) or would leave the frame
-(its expected box no longer overlaps the image). In between, each animal's box
-keeps the size the detector gave it and moves with the animal: by the mean displacement of its
-confident keypoints since the frame before, plus that displacement again for the frame ahead
-(constant velocity). With ``every=1`` every frame takes the detector's boxes, exactly as
-DeepLabCut does.
+(fewer than ``min_keypoints`` keypoints scoring ``min_score``), jumps (the middle of its
+keypoints moved more than :data:`MAX_STEP` of its box's larger side since the frame before),
+comes close to another (their boxes overlap by more than :data:`CROSSING_IOU`: a crop then
+holds both, and a box that follows keypoints can slide onto the other animal) or would leave the
+frame (its box no longer overlaps the image). In between, each animal's box keeps the size the
+detector gave it and sits where its keypoints are: on the middle (median) of its confident
+keypoints, offset as it was from them on the frame the detector ran. A median and a position,
+not a sum of steps: a keypoint that flickers onto the other animal does not drag the box, and no
+error adds up from frame to frame. With ``every=1`` every frame takes the detector's boxes,
+exactly as DeepLabCut does.
 
 When the detector runs, its boxes (the ``n_animals`` best that a crop can hold) are matched to
 the animals followed so far, so identities carry over: first by overlap with each animal's
@@ -47,6 +50,9 @@ from .preprocess import crop_corners
 MIN_IOU = 0.1  # a detection overlapping an animal's expected box less than this is matched
 # by distance, after the overlapping ones
 MAX_STEP = 0.5  # a step longer than this share of the box's larger side is a jump, not motion
+CROSSING_IOU = 0.2  # two boxes overlapping more than this: the detector looks again (measured
+# on the crossing mice of benchmarks/bench_crossing.py: 0.3 left 4 switches that every frame does
+# not make within 2 frames, against 2; 0.4 lost identities for good)
 
 
 class Tracks(BoxSource):
@@ -76,8 +82,8 @@ class Tracks(BoxSource):
         self.min_keypoints = min_keypoints
         self.origin = np.full((self.n_animals, 4), np.nan)  # each animal's last detection
         self.moved = np.zeros((self.n_animals, 2))  # how far it moved since then
-        self.step = np.zeros((self.n_animals, 2))  # how far it moved in the last frame
-        self._last: list[np.ndarray | None] = [None] * self.n_animals  # confident keypoints
+        self.offset = np.zeros((self.n_animals, 2))  # box centre - keypoints' middle, then
+        self._last: list[np.ndarray | None] = [None] * self.n_animals  # keypoints' middle
         self._since: int | None = None  # frames since the detector ran (None: run it next)
         self._detected = False  # the detector ran on the frame now being predicted
         self.detections = 0  # frames on which the detector ran
@@ -90,7 +96,6 @@ class Tracks(BoxSource):
     def restart(self) -> None:
         """The next frame does not follow the last one: run the detector on it."""
         self._since = None
-        self.step[:] = 0
         self._last = [None] * self.n_animals
 
     def boxes(self, frames: np.ndarray) -> np.ndarray:
@@ -118,9 +123,9 @@ class Tracks(BoxSource):
         return box
 
     def expected(self) -> np.ndarray:
-        """Each animal's box on the next frame if it keeps moving as in the last one."""
+        """Each animal's box on the next frame: where its keypoints were on this one."""
         box = self.origin.copy()
-        box[:, :2] += self.moved + self.step
+        box[:, :2] += self.moved
         return box
 
     def update(self, keypoints: np.ndarray) -> None:
@@ -132,23 +137,23 @@ class Tracks(BoxSource):
             sure = np.isfinite(pts[:, :2]).all(axis=1) & (pts[:, 2] >= self.min_score)
             if sure.sum() < self.min_keypoints:
                 self._since = None  # unsure: ask the detector on the next frame
-                self._last[i], self.step[i] = None, 0
+                self._last[i] = None
                 continue
-            now = np.where(sure[:, None], pts[:, :2], np.nan)
-            before = self._last[i]
-            step = np.zeros(2)
-            if before is not None:
-                both = sure & np.isfinite(before).all(axis=1)
-                if both.sum() >= self.min_keypoints:
-                    step = (now[both] - before[both]).mean(axis=0)
-            if np.abs(step).max() > MAX_STEP * self.origin[i, 2:].max():
+            middle = np.median(pts[sure, :2], axis=0)
+            centre = self.origin[i, :2] + self.origin[i, 2:] / 2
+            if self._detected:  # a detection frame's box is where the animal is
+                self.offset[i] = centre - middle
+                self._last[i] = middle
+                continue
+            before, limit = self._last[i], MAX_STEP * self.origin[i, 2:].max()
+            if before is not None and np.abs(middle - before).max() > limit:
                 self._since = None  # a jump, not motion: ask the detector on the next frame
-                self._last[i], self.step[i] = None, 0
+                self._last[i] = None
                 continue
-            if not self._detected:  # a detection frame's box is where the animal is
-                self.moved[i] += step
-            self.step[i] = step
-            self._last[i] = now
+            self.moved[i] = middle + self.offset[i] - centre
+            self._last[i] = middle
+        if self.detector is not None and self._since is not None and _crossing(self.expected()):
+            self._since = None  # two animals close: ask the detector on the next frame
 
     # -- frames where the animals are known, or looked for --------------------------------
     def _seed(self, seed: np.ndarray) -> None:
@@ -156,7 +161,7 @@ class Tracks(BoxSource):
         self.origin[:] = np.where(known[:, None], seed, self.expected())
         self.moved[:] = 0
         for i in np.flatnonzero(known):
-            self._last[i], self.step[i] = None, 0
+            self._last[i] = None
         self._detected, self._since = True, 0
 
     def _follow_unseen(self, frames: np.ndarray) -> np.ndarray:
@@ -182,7 +187,7 @@ class Tracks(BoxSource):
         self.moved[:] = 0
         for i, j in enumerate(slots):
             if np.isnan(j):
-                self._last[i], self.step[i] = None, 0
+                self._last[i] = None
             else:
                 self.origin[i] = found[int(j)]
 
@@ -192,6 +197,16 @@ def _outside(boxes: np.ndarray, frames: np.ndarray) -> np.ndarray:
     height, width = frames.shape[1:3]
     x, y, w, h = boxes.T
     return (x + w <= 0) | (y + h <= 0) | (x >= width) | (y >= height)
+
+
+def _crossing(boxes: np.ndarray) -> bool:
+    """Whether two of ``boxes`` (NaN rows: none) overlap more than :data:`CROSSING_IOU`."""
+    known = boxes[np.isfinite(boxes).all(axis=1)]
+    if len(known) < 2:
+        return False
+    overlap = iou(known, known)
+    np.fill_diagonal(overlap, 0.0)
+    return bool(overlap.max() > CROSSING_IOU)
 
 
 def _seed_rows(boxes, n_animals: int) -> np.ndarray:
