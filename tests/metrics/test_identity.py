@@ -5,7 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from napari_superanimal.metrics.identity import identity_report, track_of_each_animal
+from napari_superanimal.metrics.identity import (
+    identity_report,
+    switch_events,
+    switches_not_in,
+    track_of_each_animal,
+)
 
 
 def truth_of(t=10):
@@ -44,3 +49,20 @@ def test_a_lost_animal_is_missing_not_a_switch():
     assert report["switches"] == 0 and report["missing_share"] == pytest.approx(0.1)
     with pytest.raises(ValueError, match="do not match"):
         identity_report(poses[:, :1], truth)
+
+
+def test_switches_another_run_does_not_make_are_counted_by_animal_and_frame():
+    """The crossing benchmark's target: a tracked run makes no switch that the run with the
+    detector on every frame does not make (near the same frame, a flicker a frame apart)."""
+    truth = truth_of(20)
+    every_frame = scored(truth.copy())
+    every_frame[6:8] = every_frame[6:8, ::-1]  # a flicker: swapped on 6-7, back on 8
+    tracked = every_frame.copy()
+    tracked[8] = tracked[8, ::-1]  # the same flicker, back a frame later
+    tracked[15:] = tracked[15:, ::-1]  # and a swap of its own from frame 15 on
+    reference = switch_events(track_of_each_animal(every_frame, truth))
+    events = switch_events(track_of_each_animal(tracked, truth))
+    assert reference == {(0, 6), (1, 6), (0, 8), (1, 8)}
+    assert (0, 15) in events and (1, 15) in events
+    assert switches_not_in(events, reference, within=1) == 2  # frame 15's, for each animal
+    assert switches_not_in(events, reference) == len(events - reference)

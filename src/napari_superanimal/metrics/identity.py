@@ -34,14 +34,30 @@ def track_of_each_animal(poses: np.ndarray, truth: np.ndarray) -> np.ndarray:
     return tracks
 
 
+def switch_events(tracks: np.ndarray) -> set[tuple[int, int]]:
+    """``(animal, frame)`` of every identity switch: the frames on which a true animal's
+    matched track differs from the one on the last frame where it was found (``tracks``:
+    :func:`track_of_each_animal`)."""
+    events = set()
+    for animal, column in enumerate(tracks.T):
+        found = np.flatnonzero(column >= 0)
+        changed = found[1:][column[found[1:]] != column[found[:-1]]]
+        events.update((animal, int(frame)) for frame in changed)
+    return events
+
+
 def identity_switches(tracks: np.ndarray) -> int:
     """Times a true animal's matched track changes from one frame where it is found to the
     next (``tracks``: :func:`track_of_each_animal`)."""
-    switches = 0
-    for column in tracks.T:
-        seen = column[column >= 0]
-        switches += int((seen[1:] != seen[:-1]).sum())
-    return switches
+    return len(switch_events(tracks))
+
+
+def switches_not_in(events: set, reference: set, within: int = 0) -> int:
+    """How many of ``events`` (:func:`switch_events`) ``reference`` has no switch of the same
+    animal within ``within`` frames of."""
+    return sum(
+        not any((a, f + d) in reference for d in range(-within, within + 1)) for a, f in events
+    )
 
 
 def identity_report(poses: np.ndarray, truth: np.ndarray) -> dict:
