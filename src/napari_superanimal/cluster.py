@@ -54,6 +54,7 @@ class ModelSpec:
     detector: object = DEFAULT_DETECTOR
     extra: dict = field(default_factory=dict, hash=False, compare=False)
     calibration: object = None  # a version's :class:`~.model.calibration.Calibration`
+    layout: object = None  # a version's :class:`~.model.layout.Layout`
     deeplabcut_outputs: bool = False  # SuperAnimal's weights: DeepLabCut's decoding and scores
 
     @classmethod
@@ -76,6 +77,7 @@ class ModelSpec:
             estimator.detector,
             calibration=estimator.calibration,
             deeplabcut_outputs=estimator.deeplabcut_outputs,
+            layout=estimator.layout,
         )
 
     def detector_ref(self):
@@ -104,6 +106,7 @@ class ModelSpec:
                 detector=detector,
                 calibration=self.calibration,
                 deeplabcut_outputs=self.deeplabcut_outputs,
+                layout=self.layout,
             )
         model = load_model(
             self.name,

@@ -36,6 +36,19 @@ def test_a_handful_of_points_cannot_make_scores_extreme():
     assert 0.6 <= cal(np.array([0.6]))[0] < 0.9
 
 
+def test_views_of_the_same_points_weigh_as_those_points_not_as_more_evidence():
+    """A round sees each validation point in several views of its frame; they agree with each
+    other, so eight views of four points must not outweigh the pull towards the raw score as
+    32 frames' points would."""
+    scores, hits = [0.9, 0.9, 0.5, 0.5], [False, False, True, True]  # wrong where sure
+    once = fit_calibration(scores, hits)
+    eight = fit_calibration(np.tile(scores, 8), np.tile(hits, 8), weight=1 / 8)
+    assert eight.slope == pytest.approx(once.slope, abs=1e-6) and eight.points == 4
+    assert eight.offset == pytest.approx(once.offset, abs=1e-6)
+    overweighted = fit_calibration(np.tile(scores, 8), np.tile(hits, 8))
+    assert abs(overweighted.slope - 1) > abs(once.slope - 1)  # 32 points move it further
+
+
 def test_a_calibration_keeps_missing_keypoints_missing_and_round_trips():
     cal = Calibration(1.5, -0.3, 10.0, 20)
     out = cal(np.array([np.nan, 0.0, 1.0], np.float32))

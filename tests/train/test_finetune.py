@@ -92,21 +92,28 @@ def test_one_round_learns_the_keypoints_of_unlabeled_frames(trained, mouse):
 
 def test_the_round_calibrates_its_scores_and_every_prediction_carries_them(trained):
     """The scores a user sees, accepts and thresholds are the calibrated ones, fitted on the
-    round's 2 validation frames (each in CALIBRATION_VIEWS views), and they survive a reload."""
+    round's 2 validation frames (each in several views, which count as one point each: they
+    agree more than other frames would), and they survive a reload; so does the layout of the
+    training labels that places unsure keypoints."""
     from napari_superanimal.model.calibration import Calibration
-    from napari_superanimal.train.evaluate import CALIBRATION_VIEWS
+    from napari_superanimal.model.layout import Layout
 
     session, result, _ = trained
     record = result.info["calibration"]
-    assert record["points"] == CALIBRATION_VIEWS * 2 * len(KEYPOINTS) and record["radius_px"] == 10
+    assert record["points"] == 2 * len(KEYPOINTS) and record["radius_px"] == 10
+    layout = Layout.from_dict(result.info["layout"])
+    assert np.asarray(layout.count).max() == 7  # 10 labeled frames: 7 train, 2 validate, 1 test
     reloaded = session.versions.load(result.version)
     assert reloaded.calibration == Calibration.from_dict(record) == session.model.calibration
+    assert reloaded.layout == layout == session.model.layout
     from napari_superanimal.cluster import ModelSpec
     from napari_superanimal.model.resolve import resolve_model
 
-    assert ModelSpec.of(reloaded).load().calibration == reloaded.calibration  # a dask worker's
+    worker = ModelSpec.of(reloaded).load()  # a dask worker's
+    assert worker.calibration == reloaded.calibration and worker.layout == layout
     outside = resolve_model("mine", weights=reloaded.weights)  # the snapshot, out of its project
     assert outside.calibration == reloaded.calibration and not outside.deeplabcut_outputs
+    assert outside.layout == layout
     frame = session.read_frame(UNSEEN[1])
     shown = reloaded.predict(frame)
     reloaded.calibration = None

@@ -54,9 +54,11 @@ class Calibration:
         return None if not record else cls(**record)
 
 
-def fit_calibration(scores, hits, radius_px: float = RADIUS_PX) -> Calibration:
+def fit_calibration(scores, hits, radius_px: float = RADIUS_PX, weight: float = 1.0) -> Calibration:
     """Platt scaling of ``scores`` on ``hits`` (bool: within ``radius_px``), regularised
-    towards the identity by ``PRIOR`` pseudo-points' weight."""
+    towards the identity by ``PRIOR`` pseudo-points' weight; ``weight``: what each score counts
+    for (``1 / views`` when each point was seen in several views of its frame, which agree
+    more with each other than other frames would: evidence of one point, not of ``views``)."""
     from scipy.optimize import minimize
 
     x = _logit(np.asarray(scores, np.float64).ravel())
@@ -68,9 +70,9 @@ def fit_calibration(scores, hits, radius_px: float = RADIUS_PX) -> Calibration:
         slope, offset = params
         z = slope * x + offset
         # log(1 + e^z) - y z, summed stably, plus the pull towards (1, 0)
-        nll = np.sum(np.logaddexp(0.0, z) - y * z)
+        nll = weight * np.sum(np.logaddexp(0.0, z) - y * z)
         return nll + PRIOR * ((slope - 1.0) ** 2 + offset**2)
 
     fit = minimize(loss, x0=[1.0, 0.0], method="L-BFGS-B", bounds=[(0.0, 10.0), (-20, 20)])
     slope, offset = (float(v) for v in fit.x)
-    return Calibration(slope, offset, float(radius_px), len(x))
+    return Calibration(slope, offset, float(radius_px), round(len(x) * weight))

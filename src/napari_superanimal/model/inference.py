@@ -78,6 +78,7 @@ class PoseEstimator:
         calibration=None,
         deeplabcut_outputs: bool = False,
         engine: str | None = None,
+        layout=None,
         export_dir: str | os.PathLike | None = None,
     ):
         if not 0 < input_scale <= 4:
@@ -102,6 +103,9 @@ class PoseEstimator:
         #: a :class:`~.calibration.Calibration` of its scores (a model trained here), or None:
         #: raw heatmap peaks, as DeepLabCut reports them
         self.calibration = calibration
+        #: a :class:`~.layout.Layout` of its training labels (a model trained here), or None:
+        #: on a whole frame an unsure keypoint is looked for where the sure ones place it
+        self.layout = layout
         #: outputs exactly as DeepLabCut computes them (SuperAnimal models): a whole frame's
         #: peak is taken over its padding too, and a video's scores stay raw. Otherwise (a
         #: model trained here) keypoints peak on the frame only, and on a video a spike or a
@@ -208,20 +212,29 @@ class PoseEstimator:
         return self.network(batch.to(self.device))["heatmap"].float().cpu()
 
     @torch.inference_mode()
-    def _keypoints(self, batch: torch.Tensor, subpixel: bool, extent=None) -> np.ndarray:
+    def _keypoints(
+        self, batch: torch.Tensor, subpixel: bool, extent=None, layout_scale=None
+    ) -> np.ndarray:
         """Network + decoding: input-pixel keypoints ``(N, K, 3)`` for a normalised batch
-        (peaks inside ``extent``, height and width, if given)."""
+        (peaks inside ``extent``, height and width, if given); with ``layout_scale`` (input
+        pixels per frame pixel of a whole frame) unsure keypoints are placed by :attr:`layout`."""
 
         def decode(outputs) -> np.ndarray:
             heatmap, locref = outputs
-            return decode_heatmaps(
-                heatmap.float().cpu(),
+            heatmap = heatmap.float().cpu()
+            out = decode_heatmaps(
+                heatmap,
                 self.network.stride,
                 subpixel=subpixel,
                 locref=None if locref is None else locref.float().cpu(),
                 locref_std=self.network.arch.locref_std,
                 extent=extent,
             ).numpy()
+            if self.layout is None or layout_scale is None:
+                return out
+            return self.layout.refine(
+                heatmap.numpy(), out, self.network.stride, layout_scale, extent
+            )
 
         engine = self.onnx_engine()
         if engine is None:
@@ -292,7 +305,8 @@ class PoseEstimator:
         scale = self.input_scale
         seen = rescale_frames(frames, scale)
         extent = None if self.deeplabcut_outputs else seen.shape[1:3]
-        out = self._keypoints(self._normalize(pad_to_multiple(seen, 32)), subpixel, extent)
+        batch = self._normalize(pad_to_multiple(seen, 32))
+        out = self._keypoints(batch, subpixel, extent, seen.shape[2] / frames.shape[2])
         return input_to_frame(out, frames.shape[1:3], scale)
 
     def _predict_crops(self, frames: np.ndarray, boxes: np.ndarray, subpixel: bool) -> np.ndarray:
@@ -430,11 +444,13 @@ def estimator_from_snapshot(
     crops: bool = False,
     calibration=None,
     deeplabcut_outputs: bool = False,
+    layout=None,
 ) -> PoseEstimator:
     """A :class:`PoseEstimator` for a snapshot of a known architecture and keypoint set (a
     version trained in a project, or a training round's base model); ``detector`` (a
     :class:`~.detector.DetectorRef`) or ``crops`` (trained on animals' crops) make it
     top-down; ``calibration`` (:class:`~.calibration.Calibration`) maps its scores;
+    ``layout`` (:class:`~.layout.Layout`) places its unsure keypoints on whole frames;
     ``deeplabcut_outputs`` for SuperAnimal weights (see :class:`PoseEstimator`)."""
     names = tuple(keypoints)
     network = build_network(arch, len(names))
@@ -451,6 +467,7 @@ def estimator_from_snapshot(
         calibration=calibration,
         deeplabcut_outputs=deeplabcut_outputs,
         export_dir=export_folder(path),
+        layout=layout,
     )
 
 

@@ -76,6 +76,7 @@ def resolve_model(
         elif described is not None:
             from .calibration import Calibration
             from .inference import estimator_from_snapshot
+            from .layout import Layout
 
             model = estimator_from_snapshot(
                 weights,
@@ -85,6 +86,7 @@ def resolve_model(
                 input_scale=described.get("input_scale", 1.0),
                 device=device,
                 calibration=Calibration.from_dict(described.get("calibration")),
+                layout=Layout.from_dict(described.get("layout")),
             )
         else:
             model = load_model(

@@ -20,6 +20,7 @@ from pathlib import Path
 
 from ..errors import ProjectError
 from .calibration import Calibration
+from .layout import Layout
 
 SECTION = "models"
 
@@ -81,6 +82,7 @@ class ModelVersions:
             detector=_detector(info.get("detector")),
             crops=bool(info.get("top_down")),
             calibration=Calibration.from_dict(info.get("calibration")),
+            layout=Layout.from_dict(info.get("layout")),
         )
 
 
@@ -99,5 +101,5 @@ def _detector(record: dict | None):
 
 def _self_description(info: dict) -> dict:
     """What a snapshot carries about itself, so it can be used outside its project."""
-    keys = ("arch", "keypoints", "input_scale", "calibration")
+    keys = ("arch", "keypoints", "input_scale", "calibration", "layout")
     return {k: info[k] for k in keys if k in info}

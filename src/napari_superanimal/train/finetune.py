@@ -41,6 +41,7 @@ from ..metrics.jitter import compare, jitter_metrics
 from ..model.calibration import RADIUS_PX, Calibration, fit_calibration
 from ..model.imagenet import new_network
 from ..model.inference import PoseEstimator
+from ..model.layout import fit_layout
 from ..model.preprocess import frame_to_input, rescale_frames, scaled_size
 from .crops import animal_extent, auto_input_scale, crop_size
 from .evaluate import CALIBRATION_VIEWS, keypoint_error, scored_errors
@@ -209,7 +210,8 @@ def calibrate(trial: PoseEstimator, data: RoundData, rng, scales) -> Calibration
     scores, errors = scored_errors(
         trial, data.pixels, data.split.validation, rng, scales, padding=padding
     )
-    return fit_calibration(scores, errors <= RADIUS_PX, RADIUS_PX)
+    # a frame's views agree more than frames do: together they are one point's evidence
+    return fit_calibration(scores, errors <= RADIUS_PX, RADIUS_PX, 1.0 / CALIBRATION_VIEWS)
 
 
 def _frames(job, samples) -> list[int]:
@@ -339,6 +341,10 @@ def run_round(
         return outcome
     network.load_state_dict(trainer.best_state(ended_by))
     network.eval()
+    if not job.crops:  # whole frames: unsure keypoints are placed by the labels' layout
+        trial.layout = fit_layout(
+            [np.where(t.labeled[:, None], t.keypoints, np.nan) for t in split.train]
+        )
     trial.calibration = calibrate(trial, data, rng, scales)
     errors = {
         "test_before": {**before, "split": "test"},
@@ -360,6 +366,7 @@ def run_round(
         seconds=time.perf_counter() - started,
         init=init,
         calibration=None if trial.calibration is None else trial.calibration.to_dict(),
+        layout=None if trial.layout is None else trial.layout.to_dict(),
         **jitter_info(job, jitter_before, trial, video),
         **extra,
     )

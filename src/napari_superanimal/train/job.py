@@ -100,6 +100,7 @@ class BaseModel:
     crops: bool = False  # trained on animals' crops: it predicts top-down, with or without one
     calibration: object = None  # its scores' :class:`~..model.calibration.Calibration`
     deeplabcut_outputs: bool = False  # a SuperAnimal model's: as DeepLabCut computes them
+    layout: object = None  # its labels' :class:`~..model.layout.Layout`
 
     @classmethod
     def of(cls, estimator, version: str) -> BaseModel:
@@ -115,6 +116,7 @@ class BaseModel:
             estimator.crops,
             estimator.calibration,
             estimator.deeplabcut_outputs,
+            estimator.layout,
         )
 
     def load(self, device: str = "auto"):
@@ -133,6 +135,7 @@ class BaseModel:
                 crops=self.crops,
                 calibration=self.calibration,
                 deeplabcut_outputs=self.deeplabcut_outputs,
+                layout=self.layout,
             )
         network = build_network(self.arch, len(self.keypoints))
         network.load_state_dict(self.state, strict=True)
@@ -146,6 +149,7 @@ class BaseModel:
             crops=self.crops,
             calibration=self.calibration,
             deeplabcut_outputs=self.deeplabcut_outputs,
+            layout=self.layout,
         )
 
 
@@ -367,8 +371,10 @@ def commit_round(session, outcome: RoundOutcome):
     trained.crops = bool(info.get("top_down"))  # without a detector: tracked from seeds
     from ..model.calibration import Calibration
     from ..model.inference import export_folder
+    from ..model.layout import Layout
 
     trained.calibration = Calibration.from_dict(info.get("calibration"))
+    trained.layout = Layout.from_dict(info.get("layout"))
     estimator = trained.load(session.model.device if session.model is not None else "auto")
     estimator.weights = session.versions.save(version, estimator.network, info)
     estimator.export_dir = export_folder(estimator.weights)
