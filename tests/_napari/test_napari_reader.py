@@ -41,8 +41,11 @@ def test_open_video_in_viewer_and_scrub(make_napari_viewer, video_copy, index_fr
     if not video.complete:  # the conversion shows a napari progress bar while it runs
         from napari.utils import progress
 
-        bars = [p.desc for p in progress._all_instances]
-        assert any(d.startswith("Converting clip.mp4") for d in bars) or video.complete, bars
+        def shown_or_done():  # its worker may not have started yet: it starts in the background
+            bars = [p.desc for p in progress._all_instances]
+            return any(d.startswith("Converting clip.mp4") for d in bars) or video.complete
+
+        qtbot.waitUntil(shown_or_done, timeout=10_000)
     qtbot.waitUntil(lambda: video.complete, timeout=60_000)  # converted in the background
     viewer.dims.set_current_step(0, 42)
     assert read_index(np.asarray(layer._data_view)) == 42
