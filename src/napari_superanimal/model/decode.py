@@ -49,8 +49,7 @@ def decode_heatmaps(
     # for it and keep spinning, taking a core from ONNX Runtime's next run (1.3x slower here)
     peaks = heatmaps.detach().cpu().numpy()
     if extent is not None:
-        rows_in = max(1, min(h, math.ceil(extent[0] / sy - 0.5)))  # centres r*sy + sy/2 < H
-        cols_in = max(1, min(w, math.ceil(extent[1] / sx - 0.5)))
+        rows_in, cols_in = cells_inside(extent, (h, w), (sy, sx))
         peaks = peaks.copy()
         peaks[:, :, rows_in:] = -np.inf
         peaks[:, :, :, cols_in:] = -np.inf
@@ -62,7 +61,7 @@ def decode_heatmaps(
     x = cols.to(heatmaps.dtype)
     y = rows.to(heatmaps.dtype)
     if subpixel:
-        dx, dy = _quadratic_offsets(heatmaps, rows, cols)
+        dx, dy = quadratic_offsets(heatmaps, rows, cols)
         x, y = x + dx, y + dy
     x = x * sx + 0.5 * sx
     y = y * sy + 0.5 * sy
@@ -79,8 +78,20 @@ def decode_heatmaps(
     return torch.stack([x, y, peak.clamp(0.0, 1.0)], dim=-1)
 
 
-def _quadratic_offsets(heatmaps: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor):
-    """Sub-cell offsets in [-0.5, 0.5] from a parabola through the peak and its neighbours."""
+def cells_inside(
+    extent: tuple[int, int], shape: tuple[int, int], stride: tuple[float, float]
+) -> tuple[int, int]:
+    """How many rows and columns of a heatmap of ``shape`` (h, w) at ``stride`` (y, x) have
+    their centre (``r * stride + stride / 2``) inside ``extent`` (height, width); at least one."""
+    rows = max(1, min(shape[0], math.ceil(extent[0] / stride[0] - 0.5)))
+    cols = max(1, min(shape[1], math.ceil(extent[1] / stride[1] - 0.5)))
+    return rows, cols
+
+
+def quadratic_offsets(heatmaps: torch.Tensor, rows: torch.Tensor, cols: torch.Tensor):
+    """Sub-cell offsets ``(dx, dy)`` in [-0.5, 0.5] of each ``(N, K)`` peak at ``rows``,
+    ``cols`` of ``heatmaps`` ``(N, K, h, w)``, from a parabola through it and its neighbours
+    (0 at the heatmap's border)."""
     n, k, h, w = heatmaps.shape
     bi = torch.arange(n, device=heatmaps.device)[:, None].expand(n, k)
     ki = torch.arange(k, device=heatmaps.device)[None, :].expand(n, k)

@@ -213,11 +213,12 @@ class PoseEstimator:
 
     @torch.inference_mode()
     def _keypoints(
-        self, batch: torch.Tensor, subpixel: bool, extent=None, layout_scale=None
+        self, batch: torch.Tensor, subpixel: bool, extent=None, frame_size=None
     ) -> np.ndarray:
         """Network + decoding: input-pixel keypoints ``(N, K, 3)`` for a normalised batch
-        (peaks inside ``extent``, height and width, if given); with ``layout_scale`` (input
-        pixels per frame pixel of a whole frame) unsure keypoints are placed by :attr:`layout`."""
+        (peaks inside ``extent``, height and width, if given); with ``frame_size`` (height,
+        width of whole frames the batch shows at :attr:`input_scale`) unsure keypoints are
+        placed by :attr:`layout`."""
 
         def decode(outputs) -> np.ndarray:
             heatmap, locref = outputs
@@ -230,10 +231,10 @@ class PoseEstimator:
                 locref_std=self.network.arch.locref_std,
                 extent=extent,
             ).numpy()
-            if self.layout is None or layout_scale is None:
+            if self.layout is None or frame_size is None:
                 return out
             return self.layout.refine(
-                heatmap.numpy(), out, self.network.stride, layout_scale, extent
+                heatmap.numpy(), out, self.network.stride, frame_size, self.input_scale, extent
             )
 
         engine = self.onnx_engine()
@@ -306,7 +307,7 @@ class PoseEstimator:
         seen = rescale_frames(frames, scale)
         extent = None if self.deeplabcut_outputs else seen.shape[1:3]
         batch = self._normalize(pad_to_multiple(seen, 32))
-        out = self._keypoints(batch, subpixel, extent, seen.shape[2] / frames.shape[2])
+        out = self._keypoints(batch, subpixel, extent, frames.shape[1:3])
         return input_to_frame(out, frames.shape[1:3], scale)
 
     def _predict_crops(self, frames: np.ndarray, boxes: np.ndarray, subpixel: bool) -> np.ndarray:

@@ -18,7 +18,7 @@ info; SuperAnimal models keep DeepLabCut's decoding.
 Example::
 
     layout = fit_layout(labels)               # (frames, K, 2) frame pixels, NaN = unlabeled
-    layout.refine(heatmaps, keypoints, stride=4, scale=0.5)
+    layout.refine(heatmaps, keypoints, stride=4, frame_size=(480, 640), scale=0.5)
     Layout.from_dict(layout.to_dict()) == layout
 """
 
@@ -27,6 +27,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import torch
+
+from .decode import cells_inside, quadratic_offsets
+from .preprocess import input_to_frame
 
 UNSURE = 0.3  # a raw peak below this is not trusted where it is, nor used to place others
 FLOOR = 0.1  # the prior's width is at least this share of the animal's size
@@ -38,12 +42,11 @@ MIN_PAIRS = 2  # frames on which both keypoints are labeled, for their offset to
 class Layout:
     """Offsets between keypoints in the labels (frame pixels), over the ``count[j][k]`` frames
     where both keypoints j and k are labeled: ``mean[j][k]`` and ``spread[j][k]`` are the mean
-    and standard deviation (x, y) of k's position minus j's, ``distance[j][k]`` and
-    ``distance_spread[j][k]`` those of their distance; ``size`` is the animal's median extent."""
+    and standard deviation (x, y) of k's position minus j's, ``distance_spread[j][k]`` the
+    standard deviation of their distance; ``size`` is the animal's median extent."""
 
     mean: tuple
     spread: tuple
-    distance: tuple
     distance_spread: tuple
     count: tuple
     size: float
@@ -83,29 +86,24 @@ class Layout:
         heatmaps: np.ndarray,
         keypoints: np.ndarray,
         stride: float,
+        frame_size: tuple[int, int],
         scale: float = 1.0,
         extent: tuple[int, int] | None = None,
     ) -> np.ndarray:
         """``keypoints`` ``(N, K, 3)`` (input pixels, raw scores, as decoded from
         ``heatmaps`` ``(N, K, h, w)`` at ``stride``) with each unsure keypoint moved to its
-        heatmap's best cell near where the sure ones place it; ``scale``: input pixels per
-        frame pixel; ``extent``: the frame's size in input pixels (cells past it are padding)."""
-        import torch
-
-        from .decode import _quadratic_offsets
-
+        heatmap's best cell near where the sure ones place it. ``frame_size`` (height, width)
+        and ``scale`` map input pixels to frame pixels (:func:`~.preprocess.input_to_frame`);
+        ``extent``: the frame's size in input pixels (cells past it are padding)."""
         out = np.array(keypoints, np.float32, copy=True)
         n, k, h, w = heatmaps.shape
-        rows, cols = h, w
-        if extent is not None:
-            rows = max(1, min(h, int(np.ceil(extent[0] / stride - 0.5))))
-            cols = max(1, min(w, int(np.ceil(extent[1] / stride - 0.5))))
-        # cell centres in frame pixels (pixel centres map as in preprocess.input_to_frame)
-        ys = (np.arange(rows) * stride + stride / 2 + 0.5) / scale - 0.5
-        xs = (np.arange(cols) * stride + stride / 2 + 0.5) / scale - 0.5
+        rows, cols = (h, w) if extent is None else cells_inside(extent, (h, w), (stride, stride))
+        # cell centres and keypoints in frame pixels, where the layout's offsets are
+        centres = np.arange(max(rows, cols)) * stride + stride / 2
+        grid = input_to_frame(np.column_stack([centres, centres]), frame_size, scale)
+        xs, ys = grid[:cols, 0], grid[:rows, 1]
         for f in range(n):
-            points = out[f].astype(np.float64)
-            points[:, :2] = (points[:, :2] + 0.5) / scale - 0.5
+            points = input_to_frame(out[f].astype(np.float64), frame_size, scale)
             sure = np.isfinite(points[:, :2]).all(1) & (points[:, 2] >= UNSURE)
             for i in np.flatnonzero(~sure & np.isfinite(points[:, 2])):
                 anchors = [j for j in np.flatnonzero(sure) if self.holds(j, i)]
@@ -120,7 +118,7 @@ class Layout:
                 weighted = np.clip(heat, 0, None) * np.exp(log)
                 r, c = np.unravel_index(np.argmax(weighted), heat.shape)
                 one = torch.from_numpy(np.ascontiguousarray(heat[None, None], np.float32))
-                dx, dy = _quadratic_offsets(one, torch.tensor([[r]]), torch.tensor([[c]]))
+                dx, dy = quadratic_offsets(one, torch.tensor([[r]]), torch.tensor([[c]]))
                 out[f, i] = (
                     (c + float(dx) + 0.5) * stride,
                     (r + float(dy) + 0.5) * stride,
@@ -138,7 +136,7 @@ def fit_layout(labels) -> Layout | None:
     _, k, _ = labels.shape
     known = np.isfinite(labels).all(-1)
     mean, spread = np.zeros((k, k, 2)), np.zeros((k, k, 2))
-    distance, distance_spread = np.zeros((k, k)), np.zeros((k, k))
+    distance_spread = np.zeros((k, k))
     count = (known[:, :, None] & known[:, None, :]).sum(0)
     np.fill_diagonal(count, 0)
     for j in range(k):
@@ -147,14 +145,13 @@ def fit_layout(labels) -> Layout | None:
             if i != j and both.sum() >= MIN_PAIRS:
                 offsets = labels[both, i] - labels[both, j]
                 mean[j, i], spread[j, i] = offsets.mean(0), offsets.std(0, ddof=1)
-                lengths = np.hypot(*offsets.T)
-                distance[j, i], distance_spread[j, i] = lengths.mean(), lengths.std(ddof=1)
+                distance_spread[j, i] = np.hypot(*offsets.T).std(ddof=1)
     if not (count >= MIN_PAIRS).any():
         return None
     extents = [
         np.ptp(f[ok], axis=0).max() for f, ok in zip(labels, known, strict=True) if ok.sum() >= 2
     ]
-    fields = (mean, spread, distance, distance_spread, count)
+    fields = (mean, spread, distance_spread, count)
     return Layout(*(_frozen(a) for a in fields), float(np.median(extents)))
 
 
