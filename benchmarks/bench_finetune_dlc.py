@@ -34,7 +34,7 @@ Setup, a venv of its own outside the repository (PyTorch first, then pinned)::
 
 Usage::
 
-    /work/dlcvenv/bin/python benchmarks/bench_finetune_dlc.py --labels 5 10 20 35 --budget 480
+    /work/dlcvenv/bin/python benchmarks/bench_finetune_dlc.py --labels 5 10 20 35 --budget 480 [--tag counts]
 """
 
 from __future__ import annotations
@@ -207,6 +207,7 @@ def main() -> None:
         default=0,
         help="epochs between DeepLabCut's evaluations during training (its default: 10; 0: none)",
     )
+    parser.add_argument("--tag", default="", help="suffix of the results file's name")
     args = parser.parse_args()
     args.workdir.mkdir(parents=True, exist_ok=True)
     workdir = args.workdir.resolve()
@@ -217,7 +218,8 @@ def main() -> None:
         print(json.dumps(rows[-1]), flush=True)
     columns = ["method", "labels", "epochs", "steps", "snapshot_s", "mean_px", "median_px"]
     print_table(rows, [*columns, "pck5", "pck10", "sure_share", "sure_far", "ece10"])
-    save("finetune_reaching_dlc", {"machine": machine(), "rows": rows})
+    name = "finetune_reaching_dlc" + (f"_{args.tag}" if args.tag else "")
+    save(name, {"machine": machine(), "rows": rows})
 
 
 if __name__ == "__main__":
