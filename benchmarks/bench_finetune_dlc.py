@@ -34,7 +34,8 @@ Setup, a venv of its own outside the repository (PyTorch first, then pinned)::
 
 Usage::
 
-    /work/dlcvenv/bin/python benchmarks/bench_finetune_dlc.py --labels 5 10 20 35 --budget 480 [--tag counts]
+    /work/dlcvenv/bin/python benchmarks/bench_finetune_dlc.py --labels 5 10 20 35 --budget 480 \\
+        [--tag counts]
 """
 
 from __future__ import annotations
