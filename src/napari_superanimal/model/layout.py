@@ -27,10 +27,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import torch
-
-from .decode import cells_inside, quadratic_offsets
-from .preprocess import input_to_frame
 
 UNSURE = 0.3  # a raw peak below this is not trusted where it is, nor used to place others
 FLOOR = 0.1  # the prior's width is at least this share of the animal's size
@@ -95,6 +91,12 @@ class Layout:
         heatmap's best cell near where the sure ones place it. ``frame_size`` (height, width)
         and ``scale`` map input pixels to frame pixels (:func:`~.preprocess.input_to_frame`);
         ``extent``: the frame's size in input pixels (cells past it are padding)."""
+        # here, not at the top: a project's versions read their layout without PyTorch
+        import torch
+
+        from .decode import cells_inside, quadratic_offsets
+        from .preprocess import input_to_frame
+
         out = np.array(keypoints, np.float32, copy=True)
         n, k, h, w = heatmaps.shape
         rows, cols = (h, w) if extent is None else cells_inside(extent, (h, w), (stride, stride))

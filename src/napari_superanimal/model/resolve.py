@@ -74,20 +74,9 @@ def resolve_model(
         if versions is not None and model in versions.trained():
             model = versions.load(model, device=device)
         elif described is not None:
-            from .calibration import Calibration
-            from .inference import estimator_from_snapshot
-            from .layout import Layout
+            from .versions import estimator_from_info
 
-            model = estimator_from_snapshot(
-                weights,
-                described["arch"],
-                described["keypoints"],
-                name=model,
-                input_scale=described.get("input_scale", 1.0),
-                device=device,
-                calibration=Calibration.from_dict(described.get("calibration")),
-                layout=Layout.from_dict(described.get("layout")),
-            )
+            model = estimator_from_info(weights, described, model, device)
         else:
             model = load_model(
                 model,

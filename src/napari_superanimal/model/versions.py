@@ -69,21 +69,26 @@ class ModelVersions:
 
     def load(self, version: str, device: str = "auto"):
         """A :class:`~.inference.PoseEstimator` for a trained version."""
-        from .inference import estimator_from_snapshot
+        return estimator_from_info(self.snapshot_path(version), self.info(version), version, device)
 
-        info = self.info(version)
-        return estimator_from_snapshot(
-            self.snapshot_path(version),
-            info["arch"],
-            info["keypoints"],
-            name=version,
-            input_scale=info.get("input_scale", 1.0),
-            device=device,
-            detector=_detector(info.get("detector")),
-            crops=bool(info.get("top_down")),
-            calibration=Calibration.from_dict(info.get("calibration")),
-            layout=Layout.from_dict(info.get("layout")),
-        )
+
+def estimator_from_info(snapshot, info: dict, name: str, device: str = "auto"):
+    """A :class:`~.inference.PoseEstimator` for ``snapshot`` as ``info`` describes it (a
+    version's info, or what a snapshot carries about itself: :func:`_self_description`)."""
+    from .inference import estimator_from_snapshot
+
+    return estimator_from_snapshot(
+        snapshot,
+        info["arch"],
+        info["keypoints"],
+        name=name,
+        input_scale=info.get("input_scale", 1.0),
+        device=device,
+        detector=_detector(info.get("detector")),
+        crops=bool(info.get("top_down")),
+        calibration=Calibration.from_dict(info.get("calibration")),
+        layout=Layout.from_dict(info.get("layout")),
+    )
 
 
 def _detector(record: dict | None):

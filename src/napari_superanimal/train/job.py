@@ -123,34 +123,21 @@ class BaseModel:
         from ..model.inference import PoseEstimator, estimator_from_snapshot
         from ..model.networks import build_network
 
+        options = {
+            "input_scale": self.input_scale,
+            "detector": self.detector,
+            "crops": self.crops,
+            "calibration": self.calibration,
+            "deeplabcut_outputs": self.deeplabcut_outputs,
+            "layout": self.layout,
+        }
         if self.weights is not None:
             return estimator_from_snapshot(
-                self.weights,
-                self.arch,
-                self.keypoints,
-                name=self.version,
-                input_scale=self.input_scale,
-                device=device,
-                detector=self.detector,
-                crops=self.crops,
-                calibration=self.calibration,
-                deeplabcut_outputs=self.deeplabcut_outputs,
-                layout=self.layout,
+                self.weights, self.arch, self.keypoints, name=self.version, device=device, **options
             )
         network = build_network(self.arch, len(self.keypoints))
         network.load_state_dict(self.state, strict=True)
-        return PoseEstimator(
-            network,
-            self.keypoints,
-            device,
-            self.version,
-            input_scale=self.input_scale,
-            detector=self.detector,
-            crops=self.crops,
-            calibration=self.calibration,
-            deeplabcut_outputs=self.deeplabcut_outputs,
-            layout=self.layout,
-        )
+        return PoseEstimator(network, self.keypoints, device, self.version, **options)
 
 
 @dataclass
