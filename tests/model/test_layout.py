@@ -53,21 +53,21 @@ def test_an_unsure_keypoint_is_placed_near_where_the_sure_ones_expect_it():
     layout = fit_layout(labels())
     hm = heatmaps_with_a_faint_keypoint()
     raw = np.array([[[10, 10, 0.9], [18, 10, 0.8], [30, 2, 0.25]]], np.float32)
-    out = layout.refine(hm.numpy(), raw, stride=4, frame_size=(24, 32), extent=(24, 32))
+    out = layout.refine(hm.numpy(), raw, stride=4, frame_size=(24, 32))
     np.testing.assert_allclose(out[0, :2], raw[0, :2])  # the sure ones stay
     np.testing.assert_allclose(out[0, 2], [10, 22, 0.15])  # C: its heatmap's value, still unsure
     # a sure C keeps its own peak, however far from where the others expect it
     sure = raw.copy()
     sure[0, 2, 2] = UNSURE
-    np.testing.assert_array_equal(layout.refine(hm.numpy(), sure, 4, (24, 32), 1.0, (24, 32)), sure)
+    np.testing.assert_array_equal(layout.refine(hm.numpy(), sure, 4, (24, 32)), sure)
     # a weak peak where the others place it is the animal's: it stays
     near = raw.copy()
     near[0, 2] = [12, 26, 0.1]
-    np.testing.assert_array_equal(layout.refine(hm.numpy(), near, 4, (24, 32), 1.0, (24, 32)), near)
+    np.testing.assert_array_equal(layout.refine(hm.numpy(), near, 4, (24, 32)), near)
     # nothing sure to go by (A and B unsure too): every keypoint keeps its peak
     lost = raw.copy()
     lost[0, :2, 2] = 0.1
-    np.testing.assert_array_equal(layout.refine(hm.numpy(), lost, 4, (24, 32), 1.0, (24, 32)), lost)
+    np.testing.assert_array_equal(layout.refine(hm.numpy(), lost, 4, (24, 32)), lost)
 
 
 def test_an_animal_that_turns_gives_no_place_and_its_keypoints_keep_their_peaks():
@@ -82,7 +82,7 @@ def test_an_animal_that_turns_gives_no_place_and_its_keypoints_keep_their_peaks(
     assert layout.holds(0, 2) is False and fit_layout(labels()).holds(0, 2)
     raw = np.array([[[10, 10, 0.9], [18, 10, 0.8], [30, 2, 0.25]]], np.float32)
     hm = heatmaps_with_a_faint_keypoint().numpy()
-    np.testing.assert_array_equal(layout.refine(hm, raw, 4, (24, 32), 1.0, (24, 32)), raw)
+    np.testing.assert_array_equal(layout.refine(hm, raw, 4, (24, 32)), raw)
 
 
 def test_a_model_trained_here_uses_its_layout_on_whole_frames(monkeypatch):

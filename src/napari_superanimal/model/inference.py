@@ -234,7 +234,7 @@ class PoseEstimator:
             if self.layout is None or frame_size is None:
                 return out
             return self.layout.refine(
-                heatmap.numpy(), out, self.network.stride, frame_size, self.input_scale, extent
+                heatmap.numpy(), out, self.network.stride, frame_size, self.input_scale
             )
 
         engine = self.onnx_engine()

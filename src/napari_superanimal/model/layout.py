@@ -84,28 +84,29 @@ class Layout:
         stride: float,
         frame_size: tuple[int, int],
         scale: float = 1.0,
-        extent: tuple[int, int] | None = None,
     ) -> np.ndarray:
         """``keypoints`` ``(N, K, 3)`` (input pixels, raw scores, as decoded from
         ``heatmaps`` ``(N, K, h, w)`` at ``stride``) with each unsure keypoint moved to its
-        heatmap's best cell near where the sure ones place it. ``frame_size`` (height, width)
-        and ``scale`` map input pixels to frame pixels (:func:`~.preprocess.input_to_frame`);
-        ``extent``: the frame's size in input pixels (cells past it are padding)."""
+        heatmap's best cell on the frame near where the sure ones place it. ``frame_size``
+        (height, width) and ``scale`` map input pixels to frame pixels
+        (:func:`~.preprocess.input_to_frame`); cells past the frame resized by ``scale`` are
+        padding."""
         # here, not at the top: a project's versions read their layout without PyTorch
         import torch
 
         from .decode import cells_inside, quadratic_offsets
-        from .preprocess import input_to_frame
+        from .preprocess import input_to_frame, scaled_size
 
         out = np.array(keypoints, np.float32, copy=True)
-        n, k, h, w = heatmaps.shape
-        rows, cols = (h, w) if extent is None else cells_inside(extent, (h, w), (stride, stride))
+        h, w = heatmaps.shape[-2:]
+        extent = scaled_size(*frame_size, scale)
+        rows, cols = cells_inside(extent, (h, w), (stride, stride))
         # cell centres and keypoints in frame pixels, where the layout's offsets are
         centres = np.arange(max(rows, cols)) * stride + stride / 2
         grid = input_to_frame(np.column_stack([centres, centres]), frame_size, scale)
         xs, ys = grid[:cols, 0], grid[:rows, 1]
-        for f in range(n):
-            points = input_to_frame(out[f].astype(np.float64), frame_size, scale)
+        in_frame = input_to_frame(out.astype(np.float64), frame_size, scale)
+        for f, points in enumerate(in_frame):
             sure = np.isfinite(points[:, :2]).all(1) & (points[:, 2] >= UNSURE)
             for i in np.flatnonzero(~sure & np.isfinite(points[:, 2])):
                 anchors = [j for j in np.flatnonzero(sure) if self.holds(j, i)]
