@@ -22,6 +22,11 @@ def _shows(session, frame, expected) -> bool:
     return shown is not None and np.allclose(shown, expected, atol=1e-4, equal_nan=True)
 
 
+def _shows_xy(session, frame, expected) -> bool:
+    shown = session.prediction(frame)
+    return shown is not None and np.allclose(shown[:, :2], expected, atol=1e-4, equal_nan=True)
+
+
 def test_the_animal_comes_from_the_detector_a_drawn_box_or_the_whole_frame(
     zoo_cache, mouse_video, show, qtbot, tmp_path
 ):
@@ -85,4 +90,46 @@ def test_boxes_drawn_around_animals_seed_each_one_on_its_frame(mouse_video, show
     np.testing.assert_allclose(session.prediction(FRAME, "mouse2"), expected, atol=1e-4)
     assert np.isnan(session.all_predictions()[FRAME, 0, :, :2]).all()  # not drawn nor labeled
     widget.viewer.screenshot(str(tmp_path / "drawn_animals.png"), canvas_only=False)
+    session.close()
+
+
+def test_a_model_trained_on_whole_frames_shows_and_keeps_the_whole_frame(
+    zoo_cache, mouse_video, show, qtbot
+):
+    """The "Animal from" choice says what the model does: a version trained on whole frames has no
+    detector, so choosing one is refused in a notification, and the detector the user chose
+    comes back with a SuperAnimal model."""
+    from napari.utils.notifications import notification_manager
+
+    from napari_superanimal.model.inference import PoseEstimator
+    from napari_superanimal.model.networks import build_network
+    from napari_superanimal.zoo import KEYPOINT_SETS
+
+    zoo_cache(detectors=(MOBILENET,))
+    keypoints = KEYPOINT_SETS["superanimal_topviewmouse"]
+    path, _ = mouse_video(n_frames=4, size=(128, 160))
+    network = build_network("light_resnet18", len(keypoints))
+    model = PoseEstimator(network, keypoints, "cpu", "whole-net")
+    session = Session.open(open_video(path, convert=False), model=model, keypoints=keypoints)
+    widget = show(session, frame=FRAME)
+    form = widget.model_choice
+    assert form.boxes.value == WHOLE_FRAME
+    pixels = session.video.read_frame(FRAME)[None]
+    whole = model.predict(pixels)[0, :, :2]  # (scores: lowered where a point jumps in the clip)
+    qtbot.waitUntil(lambda: _shows_xy(session, FRAME, whole), timeout=120_000)
+
+    seen = []
+    notification_manager.notification_ready.connect(seen.append)
+    try:
+        form.boxes.value = f"detector {MOBILENET}"
+    finally:
+        notification_manager.notification_ready.disconnect(seen.append)
+    assert any("trained on whole frames" in str(n.message) for n in seen)
+    assert form.boxes.value == WHOLE_FRAME
+    assert not model.top_down and _shows_xy(session, FRAME, whole)
+
+    form.model.value = next(c for c in ZOO_CHOICES if c.startswith("superanimal_topviewmouse"))
+    qtbot.waitUntil(lambda: session.model is not model, timeout=180_000)
+    assert session.model.detector.variant == MOBILENET
+    assert form.boxes.value == f"detector {MOBILENET}"
     session.close()

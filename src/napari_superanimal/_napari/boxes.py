@@ -5,8 +5,8 @@ SuperAnimal models run top-down as DeepLabCut runs them: on a crop around the bo
 detector finds (``detector fasterrcnn_resnet50_fpn_v2`` by default, the MobileNet one is
 faster). ``a box I draw`` crops around the first rectangle of the ``animal box`` Shapes layer
 on every frame (for species without a detector, or when the detector misses); ``the whole
-frame`` feeds the network whole frames. Versions trained in the project predict whole frames
-unless a box is drawn.
+frame`` feeds the network whole frames. Versions trained in the project on whole frames have
+no detector: the choice shows ``the whole frame`` for them, unless a box is drawn.
 
 In a project with several animals each rectangle belongs to the animal chosen in the dock when
 it was drawn (its name is written beside it): the animals drawn start there and are followed

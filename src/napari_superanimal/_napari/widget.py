@@ -40,7 +40,7 @@ from ..zoo import KEYPOINT_SETS
 from .animals import AnimalPanel
 from .boxes import BOX_LAYER, AnimalBoxes, zoo_dataset
 from .conversion import ConversionPanel
-from .forms import DRAWN_BOX, NO_MODEL, ZOO_CHOICES, export_form, model_form
+from .forms import DRAWN_BOX, NO_MODEL, WHOLE_FRAME, ZOO_CHOICES, export_form, model_form
 from .overlay import KeypointsOverlay
 from .reader import VIDEO_KEY
 from .relay import Relay
@@ -79,6 +79,8 @@ class LabelingWidget(QWidget):
         self._owns_session = False  # opened from a layer here (closed here), or handed in
         self.worker = None  # the prediction worker
         self._asked_for_animals = False  # told once how to show a detector-less model animals
+        self._user_boxes: str | None = None  # "Animal from" as the user left it, while shown
+        # as "the whole frame" for a model trained on whole frames
         self.loader = None  # the worker loading a model
         self.warmer = None  # the worker importing the model and training code once
         self._wanted: int | None = None  # a frame to predict once the running worker is done
@@ -296,6 +298,7 @@ class LabelingWidget(QWidget):
         unique = f" + {len(session.unique_keypoints)} unique" if session.unique_keypoints else ""
         self.keypoint_set_label.setText(f"{len(session.keypoints)} keypoints{unique}")
         self._show_model_choices()
+        self._show_boxes_choice()
         self.threshold_slider.setValue(round(session.threshold * 100))
         self.frame_box.setRange(0, len(session) - 1)
         self.keypoint_list.clear()
@@ -352,6 +355,7 @@ class LabelingWidget(QWidget):
         if self.session is None:
             return
         self._show_model_choices()
+        self._show_boxes_choice()
         if version is not None and not self.session.has_prediction(self.frame):
             self.request_prediction(self.frame)
 
@@ -376,6 +380,32 @@ class LabelingWidget(QWidget):
             combo.choices = choices
             combo.value = current
 
+    def _show_boxes_choice(self) -> None:
+        """The "Animal from" choice shows where the session's model looks: its detector, or the
+        whole frame for a model that has none and was trained on whole frames (a drawn box
+        stays)."""
+        model = self.session.model if self.session is not None else None
+        if model is None or self.animal.wants_drawn_box:
+            return
+        if model.detector is not None:
+            value = f"detector {model.detector.variant}"
+        elif not model.top_down:
+            value = WHOLE_FRAME
+        else:  # trained on crops, no detector: its boxes come from labels or drawn boxes
+            return
+        combo = self.model_choice.boxes
+        if value == WHOLE_FRAME and combo.value != WHOLE_FRAME:
+            self._user_boxes = combo.value  # a SuperAnimal model chosen next takes it again
+        with combo.changed.blocked():
+            combo.value = value
+
+    def _restore_user_boxes(self) -> None:
+        """Before a SuperAnimal model loads: "Animal from" as the user last chose it."""
+        if self._user_boxes is not None:
+            with self.model_choice.boxes.changed.blocked():
+                self.model_choice.boxes.value = self._user_boxes
+            self._user_boxes = None
+
     def _on_model_chosen(self, choice: str) -> None:
         session = self.session
         if session is None or choice == (session.model_version if session.model else NO_MODEL):
@@ -387,6 +417,7 @@ class LabelingWidget(QWidget):
         if choice in session.versions.trained():
             self._load_model(lambda: session.versions.load(choice), choice)
             return
+        self._restore_user_boxes()
         name, detector = choice.split(" ")[0], self.animal.detector
         table = None
         if tuple(KEYPOINT_SETS.get(name, ())) != session.keypoints:
@@ -415,6 +446,7 @@ class LabelingWidget(QWidget):
     def _on_boxes_chosen(self, _choice: str) -> None:
         """A SuperAnimal model takes the detector chosen (or none); the frame in view is
         predicted again with the new boxes."""
+        self._user_boxes = None
         if self.animal.wants_drawn_box and self.animal.drawn() is None:
             self.animal.ask_for_box()
             show_info(f"draw a rectangle around the animal in the '{BOX_LAYER}' layer")
@@ -424,6 +456,10 @@ class LabelingWidget(QWidget):
             return
         model = session.model
         dataset, detector = zoo_dataset(model), self.animal.detector
+        if dataset is None and detector is not None and not model.top_down:
+            show_info(f"{model.name} was trained on whole frames and has no detector")
+            self._show_boxes_choice()
+            return
         if dataset is None or detector == (model.detector.variant if model.top_down else None):
             self.request_prediction(self.frame, force=True)
             return
