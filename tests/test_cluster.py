@@ -109,3 +109,27 @@ def test_cli_predicts_several_videos_on_a_local_cluster(videos, tmp_path):
         df = pd.read_hdf(h5, key="df_with_missing")
         assert df.shape == (150, 27 * 3) and not df.isna().any().any()
         assert path.with_name(f"{path.stem}.superanimal").is_dir()
+
+
+def test_a_version_trained_on_crops_stays_top_down_on_a_worker(videos, tmp_path):
+    """A worker rebuilds a model with everything that makes it predict as it does; a network
+    trained on animals' crops never gets whole frames there (where it would place keypoints
+    silently wrong): without a detector or boxes it asks for them, as on one machine."""
+    from napari_superanimal.cluster import ingest_task, predict_task
+    from napari_superanimal.model.calibration import Calibration
+    from napari_superanimal.model.inference import estimator_from_snapshot
+
+    torch.manual_seed(0)
+    weights = save_snapshot(tmp_path / "crops.pt", build_network("light_resnet18", 3))
+    calibration = Calibration(0.8, -0.3, points=6)
+    model = estimator_from_snapshot(
+        weights, "light_resnet18", KEYPOINTS, input_scale=0.5, crops=True, calibration=calibration
+    )
+    spec = ModelSpec.of(model)
+    assert spec.load().options() == model.options()
+    store = ingest_task(str(videos[0]))
+    with pytest.raises(ValueError, match="draw a box") as here:
+        model.predict_video(open_video(store, convert=False), range(4))
+    with pytest.raises(ValueError, match="draw a box") as there:
+        predict_task(store, spec, 0, 4)
+    assert str(there.value) == str(here.value)

@@ -56,6 +56,7 @@ class ModelSpec:
     calibration: object = None  # a version's :class:`~.model.calibration.Calibration`
     layout: object = None  # a version's :class:`~.model.layout.Layout`
     deeplabcut_outputs: bool = False  # SuperAnimal's weights: DeepLabCut's decoding and scores
+    crops: bool = False  # a version trained on animals' crops: top-down, with or without detector
 
     @classmethod
     def of(cls, estimator, batch_size: int = 8) -> ModelSpec:
@@ -67,18 +68,8 @@ class ModelSpec:
                 f"{estimator.name} has no weights file (a converted or unsaved model): "
                 "train a round or save it before predicting on a cluster"
             )
-        return cls(
-            estimator.name,
-            estimator.network.arch.name,
-            str(estimator.weights),
-            tuple(estimator.keypoints),
-            batch_size,
-            estimator.input_scale,
-            estimator.detector,
-            calibration=estimator.calibration,
-            deeplabcut_outputs=estimator.deeplabcut_outputs,
-            layout=estimator.layout,
-        )
+        where = (estimator.name, estimator.network.arch.name, str(estimator.weights))
+        return cls(*where, tuple(estimator.keypoints), batch_size, **estimator.options())
 
     def detector_ref(self):
         """The :class:`~.model.detector.DetectorRef` the model predicts with, or None."""
@@ -93,20 +84,13 @@ class ModelSpec:
         return DetectorRef.resolve(self.name, self.detector, download=False)
 
     def load(self):
-        from .model.inference import estimator_from_snapshot, load_model
+        from .model.inference import OPTIONS, estimator_from_snapshot, load_model
 
         detector = self.detector_ref()
         if self.keypoints is not None and self.weights is not None:
+            options = {**{name: getattr(self, name) for name in OPTIONS}, "detector": detector}
             return estimator_from_snapshot(
-                self.weights,
-                self.arch,
-                self.keypoints,
-                name=self.name,
-                input_scale=self.input_scale,
-                detector=detector,
-                calibration=self.calibration,
-                deeplabcut_outputs=self.deeplabcut_outputs,
-                layout=self.layout,
+                self.weights, self.arch, self.keypoints, name=self.name, **options
             )
         model = load_model(
             self.name,

@@ -61,6 +61,10 @@ def pick_device(device: str | torch.device | None = "auto") -> torch.device:
     return torch.device(device)
 
 
+#: what, beside its weights, makes a model predict as it does (:meth:`PoseEstimator.options`)
+OPTIONS = ("input_scale", "detector", "crops", "calibration", "deeplabcut_outputs", "layout")
+
+
 class PoseEstimator:
     """A pose network with its keypoint names, ready for inference."""
 
@@ -120,6 +124,12 @@ class PoseEstimator:
         self.export_dir = Path(export_dir) if export_dir is not None else None
         self._fast: torch.nn.Module | None = None
         self._onnx = None
+
+    def options(self) -> dict:
+        """What, beside its network's weights, makes this model predict as it does: the
+        keyword arguments of :func:`estimator_from_snapshot` another process (a round's
+        child, a cluster worker) rebuilds it with."""
+        return {name: getattr(self, name) for name in OPTIONS}
 
     @property
     def top_down(self) -> bool:

@@ -77,18 +77,23 @@ def estimator_from_info(snapshot, info: dict, name: str, device: str = "auto"):
     version's info, or what a snapshot carries about itself: :func:`_self_description`)."""
     from .inference import estimator_from_snapshot
 
+    options = options_from_info(info)
     return estimator_from_snapshot(
-        snapshot,
-        info["arch"],
-        info["keypoints"],
-        name=name,
-        input_scale=info.get("input_scale", 1.0),
-        device=device,
-        detector=_detector(info.get("detector")),
-        crops=bool(info.get("top_down")),
-        calibration=Calibration.from_dict(info.get("calibration")),
-        layout=Layout.from_dict(info.get("layout")),
+        snapshot, info["arch"], info["keypoints"], name=name, device=device, **options
     )
+
+
+def options_from_info(info: dict) -> dict:
+    """The :meth:`~.inference.PoseEstimator.options` a version's ``info`` records (a model
+    trained here: never DeepLabCut's outputs)."""
+    return {
+        "input_scale": info.get("input_scale", 1.0),
+        "detector": _detector(info.get("detector")),
+        "crops": bool(info.get("top_down")),
+        "calibration": Calibration.from_dict(info.get("calibration")),
+        "deeplabcut_outputs": False,
+        "layout": Layout.from_dict(info.get("layout")),
+    }
 
 
 def _detector(record: dict | None):

@@ -93,14 +93,15 @@ class BaseModel:
     arch: str
     keypoints: tuple[str, ...]
     version: str
-    input_scale: float
     weights: Path | None = None
     state: dict | None = None
-    detector: object = None  # its DetectorRef: it predicts top-down
-    crops: bool = False  # trained on animals' crops: it predicts top-down, with or without one
-    calibration: object = None  # its scores' :class:`~..model.calibration.Calibration`
-    deeplabcut_outputs: bool = False  # a SuperAnimal model's: as DeepLabCut computes them
-    layout: object = None  # its labels' :class:`~..model.layout.Layout`
+    #: :meth:`PoseEstimator.options <..model.inference.PoseEstimator.options>`: its input
+    #: scale, detector, crops, calibration, layout, DeepLabCut's outputs
+    options: dict = field(default_factory=dict)
+
+    @property
+    def input_scale(self) -> float:
+        return self.options.get("input_scale", 1.0)
 
     @classmethod
     def of(cls, estimator, version: str) -> BaseModel:
@@ -109,28 +110,16 @@ class BaseModel:
             estimator.network.arch.name,
             tuple(estimator.keypoints),
             version,
-            estimator.input_scale,
             estimator.weights,
             state,
-            estimator.detector,
-            estimator.crops,
-            estimator.calibration,
-            estimator.deeplabcut_outputs,
-            estimator.layout,
+            estimator.options(),
         )
 
     def load(self, device: str = "auto"):
         from ..model.inference import PoseEstimator, estimator_from_snapshot
         from ..model.networks import build_network
 
-        options = {
-            "input_scale": self.input_scale,
-            "detector": self.detector,
-            "crops": self.crops,
-            "calibration": self.calibration,
-            "deeplabcut_outputs": self.deeplabcut_outputs,
-            "layout": self.layout,
-        }
+        options = self.options
         if self.weights is not None:
             return estimator_from_snapshot(
                 self.weights, self.arch, self.keypoints, name=self.version, device=device, **options
@@ -303,7 +292,8 @@ def _prepare_animals_round(session, settings, adaptation, extra_info) -> RoundJo
     base = None  # a new network (``arch``, default a light one) learns the crops from scratch
     if settings.arch is None and model is not None:  # the model itself, on crops (no boxes:
         # a crop is its input)
-        base = dataclasses.replace(BaseModel.of(model, version), detector=None, crops=False)
+        base = BaseModel.of(model, version)
+        base.options.update(detector=None, crops=False)
     settings.frames = None  # the crops are the frames now
     needed = sorted(crops.labels) if settings.replay else []
     if adaptation is not None:
@@ -349,19 +339,14 @@ def commit_round(session, outcome: RoundOutcome):
         return None
     version = session.versions.next_name(outcome.arch)
     info = {**outcome.info, "created": time.time()}
-    trained = BaseModel(
-        outcome.arch, tuple(info["keypoints"]), version, info["input_scale"], state=outcome.state
-    )
     if outcome.detector is not None:  # it finds its animals as its base model did
         info["detector"] = detector_record(outcome.detector)
-        trained.detector = outcome.detector
-    trained.crops = bool(info.get("top_down"))  # without a detector: tracked from seeds
-    from ..model.calibration import Calibration
     from ..model.inference import export_folder
-    from ..model.layout import Layout
+    from ..model.versions import options_from_info
 
-    trained.calibration = Calibration.from_dict(info.get("calibration"))
-    trained.layout = Layout.from_dict(info.get("layout"))
+    options = options_from_info(info)  # without a detector, crops are tracked from seeds
+    keypoints = tuple(info["keypoints"])
+    trained = BaseModel(outcome.arch, keypoints, version, None, outcome.state, options)
     estimator = trained.load(session.model.device if session.model is not None else "auto")
     estimator.weights = session.versions.save(version, estimator.network, info)
     estimator.export_dir = export_folder(estimator.weights)
