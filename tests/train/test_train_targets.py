@@ -150,6 +150,55 @@ def test_a_share_of_crops_goes_anywhere_on_the_frame_up_to_its_edges():
     assert anywhere[:, 1].min() < 20 and anywhere[:, 1].max() > 280
 
 
+def test_half_the_background_crops_go_where_the_network_was_wrong():
+    """A caption or a reflection the network took for a keypoint is shown to it again and
+    again with nothing there, not only when a crop placed at random happens to cover it."""
+    from napari_superanimal.train.crops import MISTAKE_SHARE, crop_centre
+    from napari_superanimal.train.samples import Sample
+
+    sample = Sample(0, np.array([[10.0, 10.0], [12.0, 14.0]]), np.ones(2, bool), np.ones(2, bool))
+    mistakes = np.array([[50.0, 60.0], [300.0, 20.0]])
+    rng = np.random.default_rng(1)
+    centres = [crop_centre(sample, False, rng, (300, 400), 0.25, mistakes) for _ in range(4000)]
+    anywhere = np.array([c for c in centres if c is not None])
+    assert 0.22 < len(anywhere) / len(centres) < 0.28  # the background share is unchanged
+    on = (np.abs(anywhere[:, None] - mistakes[None]).max(-1) < 1e-9).sum(0)
+    assert abs(on.sum() / len(anywhere) - MISTAKE_SHARE) < 0.05 and (on > 0.2 * on.sum()).all()
+    rest = anywhere[(np.abs(anywhere[:, None] - mistakes[None]).max(-1) > 1e-9).all(1)]
+    assert rest[:, 0].min() < 20 and rest[:, 0].max() > 380  # the others still go anywhere
+
+
+def test_a_round_finds_where_its_network_places_keypoints_wrongly():
+    """Far from the label, or anywhere for a keypoint the user hid, is a mistake; near the
+    label, or a keypoint nobody placed, is not."""
+    import torch
+
+    from napari_superanimal.model.inference import PoseEstimator
+    from napari_superanimal.model.networks import build_network
+    from napari_superanimal.train.finetune import MISTAKE_RADII, RoundData, wrong_spots
+    from napari_superanimal.train.loop import TrainingData
+    from napari_superanimal.train.samples import Sample, Split
+
+    torch.manual_seed(0)
+    frame = np.random.default_rng(0).integers(0, 255, (96, 128, 3), np.uint8)
+    trial = PoseEstimator(build_network("light_resnet18", 4), "abcd", "cpu", engine="torch")
+    placed = trial.predict(frame[None])[0, :, :2].astype(float)
+    radius = 5.0
+    near, far = radius, 3 * MISTAKE_RADII * radius
+    labels = placed + [[near, 0], [far, 0], [np.nan, np.nan], [np.nan, np.nan]]
+    sample = Sample(
+        0,
+        labels,
+        visible=np.array([True, True, False, False]),
+        labeled=np.array([True, True, False, False]),
+        absent=np.array([False, False, True, False]),  # c hidden by the user, d never placed
+    )
+    training = TrainingData([sample], {0: frame}, 64, False, radius)
+    data = RoundData(Split([sample], [], []), [], {0: frame}, training, 1.0, 2.0)
+    spots = wrong_spots(trial, data, frame.shape[:2])(sample)
+    np.testing.assert_allclose(spots, placed[[1, 2]], atol=1e-4)
+
+
 def test_the_learning_rate_warms_up_then_anneals_over_steps_or_time():
     lr = 1e-3
     assert _one_cycle(lr, 0.0) == pytest.approx((lr / 25, 0.95))

@@ -5,7 +5,9 @@ square crop about 1.8x the animal's extent (:func:`crop_size`), centred on the a
 one of its keypoints at random when they spread wider than a crop, or, for a share of the
 samples, anywhere on the frame up to its edges (:func:`crop_centre`): inference sees the whole
 frame, so the network must also learn where the animal is not (the walls, a caption, the
-padding beyond the frame's edge).
+padding beyond the frame's edge). Half of those go where the network itself last placed a
+keypoint wrongly on that frame (the round looks over a few training frames after each
+validation), so that a caption in a corner is shown to it, empty, until it stops firing there.
 
 Example::
 
@@ -21,6 +23,10 @@ from .samples import Sample
 
 AUTO_MAX_SIDE = 448  # px: longer side of the frames a new network trains on
 BACKGROUND_SHARE = 0.25  # of training crops placed anywhere on the frame, not on the animal
+#: of those, the share centred where the network last placed a keypoint wrongly on that frame
+#: (a caption, a reflection): the spots it must learn hold nothing, which a crop placed at
+#: random rarely shows it
+MISTAKE_SHARE = 0.5
 
 
 def auto_input_scale(height: int, width: int) -> float:
@@ -53,12 +59,16 @@ def crop_centre(
     rng: np.random.Generator,
     shape: tuple[int, int] | None = None,
     background: float = 0.0,
+    mistakes: np.ndarray | None = None,
 ) -> np.ndarray | None:
-    """Where a crop goes: with probability ``background``, a uniformly random point of the
-    frame of ``shape`` (height, width), so crops near an edge reach past it; else the animal's
-    centre (None), or, when its keypoints spread wider than a crop, one of them at random so
-    that every keypoint is trained."""
+    """Where a crop goes: with probability ``background``, one of the ``mistakes`` (``(n, 2)``
+    x, y where the network placed a keypoint wrongly on this frame) for :data:`MISTAKE_SHARE`
+    of them, else a uniformly random point of the frame of ``shape`` (height, width), so crops
+    near an edge reach past it; otherwise the animal's centre (None), or, when its keypoints
+    spread wider than a crop, one of them at random so that every keypoint is trained."""
     if shape is not None and background > 0 and rng.random() < background:
+        if mistakes is not None and len(mistakes) and rng.random() < MISTAKE_SHARE:
+            return np.asarray(mistakes[rng.integers(len(mistakes))], float)
         return rng.uniform((0, 0), (shape[1], shape[0]))
     if not spread:
         return None

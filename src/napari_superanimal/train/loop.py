@@ -61,9 +61,14 @@ class History:
     evals: list[tuple[int, float]] = field(default_factory=list)
 
 
+MISTAKE_FRAMES = 2  # training frames looked over for mistakes after each validation
+
+
 class Trainer:
     """Trains ``network`` on ``data``; ``validate()`` gives the error that picks the best
-    weights (None: the recent training loss does)."""
+    weights (None: the recent training loss does); ``mistakes(sample)`` gives where the network
+    now places keypoints wrongly on a training sample's frame (``(n, 2)`` input pixels): a share
+    of the background crops go there (:func:`~.crops.crop_centre`)."""
 
     def __init__(
         self,
@@ -72,12 +77,15 @@ class Trainer:
         settings: LoopSettings,
         rng: np.random.Generator,
         validate: Callable[[], float | None] | None = None,
+        mistakes: Callable[[Sample], np.ndarray] | None = None,
     ):
         self.network = network
         self.data = data
         self.settings = settings
         self.rng = rng
         self.validate = validate
+        self.mistakes = mistakes if data.background > 0 else None
+        self.wrong_spots: dict[int, np.ndarray] = {}  # frame -> its latest mistakes
         self.device = next(network.parameters()).device
         params = [p for p in network.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=settings.lr)
@@ -114,7 +122,8 @@ class Trainer:
         d = self.data
         points = np.where(sample.visible[:, None], sample.keypoints, np.nan)
         image = d.images[sample.frame]
-        centre = crop_centre(sample, d.spread, self.rng, image.shape[:2], d.background)
+        spots = self.wrong_spots.get(sample.frame)
+        centre = crop_centre(sample, d.spread, self.rng, image.shape[:2], d.background, spots)
         return augment(image, points, self.rng, d.crop_size, d.augmentation, centre, d.padding)
 
     # -- validation -----------------------------------------------------------------------------
@@ -127,12 +136,21 @@ class Trainer:
             score = float(np.mean([v for _, v in recent]))
         score = np.inf if score is None else float(score)
         self.history.evals.append((step, score))
+        self.look_for_mistakes()
         if score < self._best_score:
             self._best_score, self._since_best = score, 0
             self._best = copy.deepcopy(self.network.state_dict())
             return False
         self._since_best += 1
         return self._since_best >= self.settings.patience
+
+    def look_for_mistakes(self) -> None:
+        """Where the network now goes wrong on a few training frames (kept per frame)."""
+        if self.mistakes is None:
+            return
+        samples = self.data.samples
+        for i in self.rng.choice(len(samples), min(MISTAKE_FRAMES, len(samples)), replace=False):
+            self.wrong_spots[samples[i].frame] = self.mistakes(samples[i])
 
     # -- many batches -----------------------------------------------------------------------------
     def epoch(self, first: int, steps: int, clock: Clock, control, callback) -> str | None:
