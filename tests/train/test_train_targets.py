@@ -195,7 +195,7 @@ def test_a_round_finds_where_its_network_places_keypoints_wrongly():
     )
     training = TrainingData([sample], {0: frame}, 64, False, radius)
     data = RoundData(Split([sample], [], []), [], {0: frame}, training, 1.0, 2.0)
-    spots = wrong_spots(trial, data, frame.shape[:2])(sample)
+    spots = wrong_spots(trial, data)(sample)
     np.testing.assert_allclose(spots, placed[[1, 2]], atol=1e-4)
 
 

@@ -217,19 +217,19 @@ def calibrate(trial: PoseEstimator, data: RoundData, rng, scales) -> Calibration
 MISTAKE_RADII = 2.0  # a keypoint placed farther than this many target radii from its label
 
 
-def wrong_spots(trial: PoseEstimator, data: RoundData, frame_size) -> Callable:
+def wrong_spots(trial: PoseEstimator, data: RoundData) -> Callable:
     """``spots(sample)``: where ``trial`` now places keypoints wrongly on a training sample's
     frame, in input pixels: farther than :data:`MISTAKE_RADII` target radii from the label, or
     anywhere for a keypoint the user hid there."""
     radius = MISTAKE_RADII * data.training.radius
 
     def spots(sample: Sample) -> np.ndarray:
-        placed = trial.predict(data.pixels[sample.frame][None])[0, :, :2]
-        at = frame_to_input(placed, frame_size, data.scale)
+        frame = data.pixels[sample.frame]
+        placed = trial.predict(frame[None])[0, :, :2]
+        at = frame_to_input(placed, frame.shape[:2], data.scale)
         with np.errstate(invalid="ignore"):
             far = np.linalg.norm(at - sample.keypoints, axis=1) > radius
-        absent = sample.absent if sample.absent is not None else np.zeros(len(at), bool)
-        wrong = np.where(sample.visible, far, absent) & np.isfinite(at).all(1)
+        wrong = np.where(sample.visible, far, sample.nowhere()) & np.isfinite(at).all(1)
         return at[wrong]
 
     return spots
@@ -349,7 +349,7 @@ def run_round(
     loop = LoopSettings(
         s.lr, s.batch_size, s.eval_every, s.patience, frozen_batchnorm=base_version is not None
     )
-    mistakes = wrong_spots(trial, data, job.frame_size)
+    mistakes = wrong_spots(trial, data)
     validator = validate if split.validation else None
     trainer = Trainer(network, data.training, loop, rng, validator, mistakes)
     budget = None

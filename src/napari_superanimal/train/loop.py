@@ -108,7 +108,7 @@ class Trainer:
         crops, points = zip(*(self._crop(b) for b in batch), strict=True)
         out = self.network(normalize(np.stack(crops), deeplabcut=False).to(self.device))["heatmap"]
         visible = np.stack([np.isfinite(p).all(1) for p in points])
-        absent = np.stack([_absent(b) for b in batch])
+        absent = np.stack([b.nowhere() for b in batch])
         target, weights = gaussian_targets(
             np.stack(points), visible, out.shape[-2:], self.network.stride, d.radius, absent
         )
@@ -224,13 +224,6 @@ class Clock:
         if self.budget is not None:
             left = min(left, max(0.0, self.budget - elapsed))
         return left
-
-
-def _absent(sample: Sample) -> np.ndarray:
-    """``sample``'s absent keypoints (none for pseudo-labels, which leave it unset)."""
-    if sample.absent is None:
-        return np.zeros(len(sample.keypoints), bool)
-    return sample.absent
 
 
 def _freeze_batchnorm(network: torch.nn.Module) -> None:

@@ -44,6 +44,13 @@ class Sample:
     #: (K,) bool: hidden by the user: the network learns it is nowhere on this frame
     absent: np.ndarray | None = None
 
+    def nowhere(self) -> np.ndarray:
+        """``(K,)`` bool: the keypoints absent from this frame (none for pseudo-labels, which
+        leave :attr:`absent` unset)."""
+        if self.absent is None:
+            return np.zeros(len(self.keypoints), bool)
+        return self.absent
+
 
 def snapshot_labels(session) -> dict[int, FrameLabels]:
     """:class:`FrameLabels` for every frame of ``session`` with a user entry."""
