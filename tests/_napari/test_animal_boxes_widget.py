@@ -18,13 +18,11 @@ FRAME = 2
 
 
 def _shows(session, frame, expected) -> bool:
+    """Whether ``frame`` shows ``expected`` (``(K, 3)``, or ``(K, 2)``: the places only)."""
     shown = session.prediction(frame)
-    return shown is not None and np.allclose(shown, expected, atol=1e-4, equal_nan=True)
-
-
-def _shows_xy(session, frame, expected) -> bool:
-    shown = session.prediction(frame)
-    return shown is not None and np.allclose(shown[:, :2], expected, atol=1e-4, equal_nan=True)
+    if shown is None:
+        return False
+    return np.allclose(shown[:, : expected.shape[1]], expected, atol=1e-4, equal_nan=True)
 
 
 def test_the_animal_comes_from_the_detector_a_drawn_box_or_the_whole_frame(
@@ -116,7 +114,7 @@ def test_a_model_trained_on_whole_frames_shows_and_keeps_the_whole_frame(
     assert form.boxes.value == WHOLE_FRAME
     pixels = session.video.read_frame(FRAME)[None]
     whole = model.predict(pixels)[0, :, :2]  # (scores: lowered where a point jumps in the clip)
-    qtbot.waitUntil(lambda: _shows_xy(session, FRAME, whole), timeout=120_000)
+    qtbot.waitUntil(lambda: _shows(session, FRAME, whole), timeout=120_000)
 
     seen = []
     notification_manager.notification_ready.connect(seen.append)
@@ -126,7 +124,7 @@ def test_a_model_trained_on_whole_frames_shows_and_keeps_the_whole_frame(
         notification_manager.notification_ready.disconnect(seen.append)
     assert any("trained on whole frames" in str(n.message) for n in seen)
     assert form.boxes.value == WHOLE_FRAME
-    assert not model.top_down and _shows_xy(session, FRAME, whole)
+    assert not model.top_down and _shows(session, FRAME, whole)
 
     form.model.value = next(c for c in ZOO_CHOICES if c.startswith("superanimal_topviewmouse"))
     qtbot.waitUntil(lambda: session.model is not model, timeout=180_000)
