@@ -1,6 +1,6 @@
 """CPU inference through ONNX Runtime: the same network, exported once per weights.
 
-On a CPU, HRNet-W32's forward pass and decoding run 1.34x faster (256x256 crop) and 1.19x
+On a CPU, HRNet-W32's forward pass and decoding run 1.49x faster (256x256 crop) and 1.43x
 (640x480 frame) in ONNX Runtime than in PyTorch here (``benchmarks/bench_onnx.py``; other
 architectures were no faster: ``Architecture.onnx_runtime``). :class:`OnnxEngine` gives
 :class:`~.inference.PoseEstimator` that forward pass:
