@@ -260,6 +260,7 @@ def round_info(job, data: RoundData, trainer: Trainer, ended_by: str, errors: di
         "padding": data.training.padding,
         "target_radius": data.training.radius,
         "batchnorm_frozen": trainer.settings.frozen_batchnorm,
+        "precision": trainer.precision,
         "train_frames": {key: _frames(job, (p for p in split.train if p.labeled.any()))},
         "validation_frames": {key: _frames(job, split.validation)},
         "test_frames": {key: _frames(job, split.test)},

@@ -1,0 +1,55 @@
+"""A round on a CPU trains in channels-last order, in bfloat16 where the CPU has it, and what it
+keeps (weights, the best epoch's copy) is float32 in the usual memory order."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from napari_superanimal.model.networks import build_network
+from napari_superanimal.train.finetune import Control
+from napari_superanimal.train.loop import LoopSettings, Trainer, TrainingData, mixed_precision
+from napari_superanimal.train.samples import Sample
+
+
+def small_round(mixed: bool):
+    torch.manual_seed(0)
+    rng = np.random.default_rng(0)
+    frame = rng.integers(0, 255, (96, 128, 3), np.uint8)
+    points = np.array([[30.0, 40.0], [70.0, 50.0]])
+    sample = Sample(0, points, np.ones(2, bool), np.ones(2, bool))
+    network = build_network("light_resnet18", 2)
+    data = TrainingData([sample], {0: frame}, 64, False, 5.0)
+    settings = LoopSettings(1e-3, 2, 2, 100, frozen_batchnorm=False, mixed=mixed)
+    return network, Trainer(network, data, settings, rng)
+
+
+@pytest.mark.parametrize("mixed", [True, False])
+def test_a_round_keeps_float32_weights_in_the_usual_order_whatever_it_trains_in(mixed):
+    network, trainer = small_round(mixed)
+    seen = []
+    first_conv = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d))
+    first_conv.register_forward_hook(lambda m, i, out: seen.append((out.dtype, i[0])))
+    ended = trainer.fit(steps=4, budget=None, control=Control())
+    assert ended == "steps"
+    training = seen[: len(trainer.history.losses)]  # the steps' forward passes, before validation
+    assert {dtype for dtype, _ in training} == {torch.bfloat16 if mixed else torch.float32}
+    assert all(x.is_contiguous(memory_format=torch.channels_last) for _, x in training)
+    assert all(np.isfinite(loss) for _, loss in trainer.history.losses)
+    for state in (network.state_dict(), trainer.best_state("steps")):
+        for name, tensor in state.items():
+            assert tensor.is_contiguous(), name  # saved, exported and hashed as before
+            if tensor.is_floating_point():
+                assert tensor.dtype == torch.float32, name
+    assert trainer.precision == ("bfloat16 forward, float32 weights" if mixed else "float32")
+
+
+def test_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch):
+    """Emulated bfloat16 would make a round slower, not faster; and only CPUs use it."""
+    for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
+        monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
+    assert not mixed_precision(torch.device("cpu"))
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
+    assert mixed_precision(torch.device("cpu"))
+    assert not mixed_precision(torch.device("cuda"))
