@@ -1,5 +1,5 @@
-"""A round on a CPU trains in channels-last order, in bfloat16 where the CPU has it, and what it
-keeps (weights, the best epoch's copy) is float32 in the usual memory order."""
+"""A round on a CPU trains in channels-last order, a new network in bfloat16 where the CPU has
+it, and what it keeps (weights, the best epoch's copy) is float32 in the usual memory order."""
 
 from __future__ import annotations
 
@@ -9,11 +9,17 @@ import torch
 
 from napari_superanimal.model.networks import build_network
 from napari_superanimal.train.finetune import Control
-from napari_superanimal.train.loop import LoopSettings, Trainer, TrainingData, mixed_precision
+from napari_superanimal.train.loop import (
+    MIXED,
+    LoopSettings,
+    Trainer,
+    TrainingData,
+    mixed_precision,
+)
 from napari_superanimal.train.samples import Sample
 
 
-def small_round(mixed: bool):
+def small_round(mixed: bool | None, trained: bool = False):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 255, (96, 128, 3), np.uint8)
@@ -21,7 +27,7 @@ def small_round(mixed: bool):
     sample = Sample(0, points, np.ones(2, bool), np.ones(2, bool))
     network = build_network("light_resnet18", 2)
     data = TrainingData([sample], {0: frame}, 64, False, 5.0)
-    settings = LoopSettings(1e-3, 2, 2, 100, frozen_batchnorm=False, mixed=mixed)
+    settings = LoopSettings(1e-3, 2, 2, 100, frozen_batchnorm=trained, mixed=mixed)
     return network, Trainer(network, data, settings, rng)
 
 
@@ -42,14 +48,16 @@ def test_a_round_keeps_float32_weights_in_the_usual_order_whatever_it_trains_in(
             assert tensor.is_contiguous(), name  # saved, exported and hashed as before
             if tensor.is_floating_point():
                 assert tensor.dtype == torch.float32, name
-    assert trainer.precision == ("bfloat16 forward, float32 weights" if mixed else "float32")
+    assert trainer.precision == (MIXED if mixed else "float32")
 
 
-def test_bfloat16_only_where_the_cpu_computes_it_natively(monkeypatch):
-    """Emulated bfloat16 would make a round slower, not faster; and only CPUs use it."""
+def test_bfloat16_only_for_a_new_network_where_the_cpu_computes_it_natively(monkeypatch):
+    """Emulated bfloat16 would make a round slower, not faster; only CPUs use it; and a round
+    that fine-tunes a trained model makes small corrections, in float32."""
     for name in ("_is_avx512_bf16_supported", "_is_amx_tile_supported"):
         monkeypatch.setattr(torch.cpu, name, lambda: False, raising=False)
     assert not mixed_precision(torch.device("cpu"))
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert mixed_precision(torch.device("cpu"))
     assert not mixed_precision(torch.device("cuda"))
+    assert small_round(None)[1].mixed and not small_round(None, trained=True)[1].mixed

@@ -6,9 +6,10 @@ A :class:`Trainer` owns the network being trained and its optimizer; it keeps th
 step, the validation error of every epoch and the weights of the best epoch (on the validation
 frames only: the test frames never choose anything).
 
-On a CPU the network trains in channels-last memory order, and where the CPU computes bfloat16
-natively (:func:`mixed_precision`) its forward pass runs in bfloat16 under autocast; weights,
-optimizer, loss, validation and every prediction stay float32. On this project's 2-core
+On a CPU the network trains in channels-last memory order. A new network (random or ImageNet
+weights) trains with its forward pass in bfloat16 under autocast where the CPU computes it
+natively (:func:`mixed_precision`); weights, optimizer, loss, validation and every prediction
+stay float32, and so does a round that fine-tunes a trained model. On this project's 2-core
 machine an 8-minute round of the reaching benchmark took about 1.5x the steps it took in float32
 (``benchmarks/bench_finetune.py``, docs/benchmarks.md).
 
@@ -58,7 +59,8 @@ class LoopSettings:
     eval_every: int
     patience: int
     frozen_batchnorm: bool  # a trained model keeps its batch-norm statistics
-    mixed: bool | None = None  # forward pass in bfloat16; None: :func:`mixed_precision` decides
+    mixed: bool | None = None  # forward pass in bfloat16; None: for a new network, where the
+    # CPU computes it natively (:func:`mixed_precision`)
 
 
 @dataclass
@@ -80,6 +82,7 @@ def mixed_precision(device: torch.device) -> bool:
 
 
 _NATIVE_BF16 = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
+MIXED = "bfloat16 forward, float32 weights"  # a round's precision, when mixed
 
 
 class Trainer:
@@ -105,7 +108,10 @@ class Trainer:
         self.mistakes = mistakes if data.background > 0 else None
         self.wrong_spots: dict[int, np.ndarray] = {}  # frame -> its latest mistakes
         self.device = next(network.parameters()).device
-        self.mixed = mixed_precision(self.device) if settings.mixed is None else settings.mixed
+        # from scratch only: a trained model's round makes small corrections, in float32 (the
+        # demo's second round, in bfloat16, moved seed 0's median error from 4.9 to 6.1 px)
+        mixed = mixed_precision(self.device) and not settings.frozen_batchnorm
+        self.mixed = mixed if settings.mixed is None else settings.mixed
         self.channels_last = self.device.type == "cpu"
         params = [p for p in network.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=settings.lr)
@@ -225,7 +231,7 @@ class Trainer:
     @property
     def precision(self) -> str:
         """How the forward pass ran, for the round's record."""
-        return "bfloat16 forward, float32 weights" if self.mixed else "float32"
+        return MIXED if self.mixed else "float32"
 
     @property
     def steps_done(self) -> int:
