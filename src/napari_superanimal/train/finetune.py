@@ -348,7 +348,12 @@ def run_round(
         return keypoint_error(trial, data.pixels, split.validation, data.pck_px, scales)["pixels"]
 
     loop = LoopSettings(
-        s.lr, s.batch_size, s.eval_every, s.patience, frozen_batchnorm=base_version is not None
+        s.lr,
+        s.batch_size,
+        s.eval_every,
+        s.patience,
+        frozen_batchnorm=base_version is not None,
+        mixed=None if s.precision == "auto" else False,
     )
     mistakes = wrong_spots(trial, data)
     validator = validate if split.validation else None

@@ -50,6 +50,9 @@ class Progress:
     validation_error: float | None = None  # the latest validation error (px), when validated
 
 
+PRECISIONS = ("auto", "float32")  # RoundSettings.precision
+
+
 @dataclass
 class RoundSettings:
     """How a round trains (see :func:`~.finetune.finetune`)."""
@@ -72,6 +75,9 @@ class RoundSettings:
     seed: int = 0
     augmentation: AugmentSettings | None = None
     jitter_frames: int = JITTER_FRAMES
+    # "auto": a new network trains in bfloat16 where the CPU computes it natively (see
+    # :mod:`.loop`); "float32": always float32, e.g. to compare two rounds step by step
+    precision: str = "auto"
 
 
 @dataclass
@@ -213,6 +219,9 @@ def prepare_round(session, *, adaptation: Adaptation | None = None, extra_info=N
         raise TypeError(f"unknown training settings: {', '.join(unknown)}")
     session.project.check_writable()  # a round's model could not be kept: say so first
     settings = RoundSettings(**settings)
+    if settings.precision not in PRECISIONS:
+        choose = ", ".join(PRECISIONS)
+        raise TrainingError(f"precision={settings.precision!r}: choose one of {choose}")
     if settings.steps is None and adaptation is None:
         raise TrainingError("steps=None: give a number of steps (or a time budget and many steps)")
     if settings.frames is not None:
