@@ -19,7 +19,7 @@ from napari_superanimal.train.loop import (
 from napari_superanimal.train.samples import Sample
 
 
-def small_round(mixed: bool | None, trained: bool = False):
+def small_round(mixed: bool):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     frame = rng.integers(0, 255, (96, 128, 3), np.uint8)
@@ -27,7 +27,7 @@ def small_round(mixed: bool | None, trained: bool = False):
     sample = Sample(0, points, np.ones(2, bool), np.ones(2, bool))
     network = build_network("light_resnet18", 2)
     data = TrainingData([sample], {0: frame}, 64, False, 5.0)
-    settings = LoopSettings(1e-3, 2, 2, 100, frozen_batchnorm=trained, mixed=mixed)
+    settings = LoopSettings(1e-3, 2, 2, 100, frozen_batchnorm=False, mixed=mixed)
     return network, Trainer(network, data, settings, rng)
 
 
@@ -60,4 +60,5 @@ def test_bfloat16_only_for_a_new_network_where_the_cpu_computes_it_natively(monk
     monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: True, raising=False)
     assert mixed_precision(torch.device("cpu"))
     assert not mixed_precision(torch.device("cuda"))
-    assert small_round(None)[1].mixed and not small_round(None, trained=True)[1].mixed
+    cpu = torch.device("cpu")
+    assert not mixed_precision(cpu, trained=True) and not mixed_precision(cpu, "float32")

@@ -54,7 +54,7 @@ from .job import (
     commit_round,
     prepare_round,
 )
-from .loop import LoopSettings, Trainer, TrainingData
+from .loop import LoopSettings, Trainer, TrainingData, mixed_precision
 from .samples import Sample, Split, pseudo_samples, split_samples, training_samples
 from .targets import POS_DIST_THRESH
 
@@ -353,7 +353,7 @@ def run_round(
         s.eval_every,
         s.patience,
         frozen_batchnorm=base_version is not None,
-        mixed=None if s.precision == "auto" else False,
+        mixed=mixed_precision(trial.device, s.precision, trained=base_version is not None),
     )
     mistakes = wrong_spots(trial, data)
     validator = validate if split.validation else None

@@ -59,8 +59,7 @@ class LoopSettings:
     eval_every: int
     patience: int
     frozen_batchnorm: bool  # a trained model keeps its batch-norm statistics
-    mixed: bool | None = None  # forward pass in bfloat16; None: for a new network, where the
-    # CPU computes it natively (:func:`mixed_precision`)
+    mixed: bool = False  # forward pass in bfloat16 (:func:`mixed_precision` decides)
 
 
 @dataclass
@@ -72,13 +71,14 @@ class History:
 MISTAKE_FRAMES = 2  # training frames looked over for mistakes after each validation
 
 
-def mixed_precision(device: torch.device) -> bool:
-    """Whether a round on ``device`` runs its forward pass in bfloat16: on CPUs that compute it
-    natively (AVX-512 BF16 or AMX); elsewhere it would be emulated, slower than float32."""
-    if device.type != "cpu":
+def mixed_precision(device: torch.device, precision: str = "auto", trained: bool = False) -> bool:
+    """Whether a round on ``device`` runs its forward pass in bfloat16: with ``precision``
+    "auto", for a new network (a ``trained`` model's round makes small corrections, in float32:
+    the demo's second round, in bfloat16, moved seed 0's median error from 4.9 to 6.1 px), on
+    CPUs that compute it natively (AVX-512 BF16 or AMX; emulated it would be slower)."""
+    if precision != "auto" or trained or device.type != "cpu":
         return False
-    cpu = torch.cpu
-    return any(getattr(cpu, f, lambda: False)() for f in _NATIVE_BF16)
+    return any(getattr(torch.cpu, f, lambda: False)() for f in _NATIVE_BF16)
 
 
 _NATIVE_BF16 = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
@@ -108,10 +108,7 @@ class Trainer:
         self.mistakes = mistakes if data.background > 0 else None
         self.wrong_spots: dict[int, np.ndarray] = {}  # frame -> its latest mistakes
         self.device = next(network.parameters()).device
-        # from scratch only: a trained model's round makes small corrections, in float32 (the
-        # demo's second round, in bfloat16, moved seed 0's median error from 4.9 to 6.1 px)
-        mixed = mixed_precision(self.device) and not settings.frozen_batchnorm
-        self.mixed = mixed if settings.mixed is None else settings.mixed
+        self.mixed = settings.mixed
         self.channels_last = self.device.type == "cpu"
         params = [p for p in network.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=settings.lr)
