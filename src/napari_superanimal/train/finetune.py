@@ -7,9 +7,11 @@ it was confident (memory replay, as in the SuperAnimal paper), so a 27- or 39-ke
 not forget what nobody corrected. AdamW, batch-norm statistics frozen for a trained model.
 
 The labeled frames are split three ways (:func:`~.samples.split_samples`): the network trains on
-most of them; a **validation** share stops training early and picks the best weights; a **test**
-share chooses nothing, and the error the round reports (before and after) is measured on it
-alone. Stop keeps the best model so far; Cancel keeps nothing. The result is saved as a new
+most of them; a **validation** share stops training early, picks the weights of a round that
+ends early and calibrates the scores (a round that runs its schedule to the end keeps its last
+weights: :meth:`~.loop.Trainer.best_state`); a **test** share chooses nothing, and the error the
+round reports (before and after) is measured on it alone. Stop keeps the best model so far;
+Cancel keeps nothing. The result is saved as a new
 model version of the project; the previous ones stay, so rolling back is one call.
 
 The round itself (:func:`run_round`) works from a :class:`~.job.RoundJob`, a snapshot of the
