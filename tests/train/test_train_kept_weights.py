@@ -46,11 +46,11 @@ def test_a_round_that_runs_its_schedule_keeps_its_last_weights():
     seen = weights_at_each_validation(trainer)
     assert trainer.fit(steps=8, budget=None, control=Control()) == "steps"
     assert len(seen) == 4 and not same(seen[1], seen[3])
-    kept = trainer.best_state("steps")
+    kept = trainer.kept_state("steps")
     assert same(kept, seen[3])  # the last weights, not the best validated (step 4)
-    assert same(trainer.best_state("time"), seen[3])
+    assert same(trainer.kept_state("time"), seen[3])
     # Stop mid-schedule keeps the best validated weights so far
-    assert same(trainer.best_state("stop"), seen[1])
+    assert same(trainer.kept_state("stop"), seen[1])
 
 
 def test_a_round_that_stops_early_keeps_its_best_validated_weights():
@@ -58,7 +58,7 @@ def test_a_round_that_stops_early_keeps_its_best_validated_weights():
     seen = weights_at_each_validation(trainer)
     assert trainer.fit(steps=100, budget=None, control=Control()) == "early"
     assert len(seen) == 4
-    kept = trainer.best_state("early")
+    kept = trainer.kept_state("early")
     assert same(kept, seen[1]) and not same(kept, network.state_dict())
     for tensor in kept.values():
         assert tensor.is_contiguous()

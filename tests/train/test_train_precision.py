@@ -43,7 +43,7 @@ def test_a_round_keeps_float32_weights_in_the_usual_order_whatever_it_trains_in(
     assert {dtype for dtype, _ in training} == {torch.bfloat16 if mixed else torch.float32}
     assert all(x.is_contiguous(memory_format=torch.channels_last) for _, x in training)
     assert all(np.isfinite(loss) for _, loss in trainer.history.losses)
-    for state in (network.state_dict(), trainer.best_state("steps")):
+    for state in (network.state_dict(), trainer.kept_state("early")):  # the best epoch's copy
         for name, tensor in state.items():
             assert tensor.is_contiguous(), name  # saved, exported and hashed as before
             if tensor.is_floating_point():

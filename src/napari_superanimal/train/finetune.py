@@ -9,7 +9,7 @@ not forget what nobody corrected. AdamW, batch-norm statistics frozen for a trai
 The labeled frames are split three ways (:func:`~.samples.split_samples`): the network trains on
 most of them; a **validation** share stops training early, picks the weights of a round that
 ends early and calibrates the scores (a round that runs its schedule to the end keeps its last
-weights: :meth:`~.loop.Trainer.best_state`); a **test** share chooses nothing, and the error the
+weights: :meth:`~.loop.Trainer.kept_state`); a **test** share chooses nothing, and the error the
 round reports (before and after) is measured on it alone. Stop keeps the best model so far;
 Cancel keeps nothing. The result is saved as a new
 model version of the project; the previous ones stay, so rolling back is one call.
@@ -370,7 +370,7 @@ def run_round(
     ended_by = trainer.fit(steps, budget, control, callback)
     if ended_by == "cancel" or control.cancel.is_set():
         return outcome
-    network.load_state_dict(trainer.best_state(ended_by))
+    network.load_state_dict(trainer.kept_state(ended_by))
     network.eval()
     if not job.crops:  # whole frames: unsure keypoints are placed by the labels' layout
         trial.layout = fit_layout(

@@ -5,7 +5,7 @@ Cancel end it), as DeepLabCut 3's runners split theirs.
 A :class:`Trainer` owns the network being trained and its optimizer; it keeps the loss of every
 step, the validation error of every epoch and the weights of the best epoch (on the validation
 frames only: the test frames never choose anything), which a round that ends early keeps; a round
-that runs its schedule to the end keeps its last, annealed weights (:meth:`Trainer.best_state`).
+that runs its schedule to the end keeps its last, annealed weights (:meth:`Trainer.kept_state`).
 
 On a CPU the network trains in channels-last memory order. A new network (random or ImageNet
 weights) trains with its forward pass in bfloat16 under autocast where the CPU computes it
@@ -18,7 +18,7 @@ Example::
 
     trainer = Trainer(network, data, settings, rng, validate=lambda: val_error())
     ended_by = trainer.fit(steps=300, budget=60.0, control=Control())
-    network.load_state_dict(trainer.best_state(ended_by))
+    network.load_state_dict(trainer.kept_state(ended_by))
 """
 
 from __future__ import annotations
@@ -235,7 +235,7 @@ class Trainer:
     def steps_done(self) -> int:
         return self.history.losses[-1][0] if self.history.losses else 0
 
-    def best_state(self, ended_by: str) -> dict:
+    def kept_state(self, ended_by: str) -> dict:
         """The weights to keep: the last ones when the round ran its schedule to the end
         (``steps`` or ``time``: its learning rate has annealed to almost nothing), the best
         validated ones when it ended early (``early``: patience, or ``stop``), and the current
