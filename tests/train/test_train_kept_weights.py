@@ -3,26 +3,17 @@ its best validated ones when it ended early (patience) or the user pressed Stop.
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
-from napari_superanimal.model.networks import build_network
+from fixtures.trainers import small_trainer
 from napari_superanimal.train.finetune import Control
-from napari_superanimal.train.loop import LoopSettings, Trainer, TrainingData
-from napari_superanimal.train.samples import Sample
+from napari_superanimal.train.loop import Trainer
 
 
 def trainer_with(validation_errors: list[float], patience: int):
     """A small round validated every 2 steps, its validation errors given in turn."""
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    frame = rng.integers(0, 255, (96, 128, 3), np.uint8)
-    sample = Sample(0, np.array([[30.0, 40.0], [70.0, 50.0]]), np.ones(2, bool), np.ones(2, bool))
-    network = build_network("light_resnet18", 2)
-    data = TrainingData([sample], {0: frame}, 64, False, 5.0)
-    settings = LoopSettings(1e-3, 2, 2, patience, frozen_batchnorm=False)
     errors = iter(validation_errors)
-    return network, Trainer(network, data, settings, rng, validate=lambda: next(errors))
+    return small_trainer(patience=patience, validate=lambda: next(errors))
 
 
 def weights_at_each_validation(trainer: Trainer) -> list[dict]:

@@ -7,33 +7,14 @@ import numpy as np
 import pytest
 import torch
 
-from napari_superanimal.model.networks import build_network
+from fixtures.trainers import small_trainer
 from napari_superanimal.train.finetune import Control
-from napari_superanimal.train.loop import (
-    MIXED,
-    LoopSettings,
-    Trainer,
-    TrainingData,
-    mixed_precision,
-)
-from napari_superanimal.train.samples import Sample
-
-
-def small_round(mixed: bool):
-    torch.manual_seed(0)
-    rng = np.random.default_rng(0)
-    frame = rng.integers(0, 255, (96, 128, 3), np.uint8)
-    points = np.array([[30.0, 40.0], [70.0, 50.0]])
-    sample = Sample(0, points, np.ones(2, bool), np.ones(2, bool))
-    network = build_network("light_resnet18", 2)
-    data = TrainingData([sample], {0: frame}, 64, False, 5.0)
-    settings = LoopSettings(1e-3, 2, 2, 100, frozen_batchnorm=False, mixed=mixed)
-    return network, Trainer(network, data, settings, rng)
+from napari_superanimal.train.loop import MIXED, mixed_precision
 
 
 @pytest.mark.parametrize("mixed", [True, False])
 def test_a_round_keeps_float32_weights_in_the_usual_order_whatever_it_trains_in(mixed):
-    network, trainer = small_round(mixed)
+    network, trainer = small_trainer(mixed)
     seen = []
     first_conv = next(m for m in network.modules() if isinstance(m, torch.nn.Conv2d))
     first_conv.register_forward_hook(lambda m, i, out: seen.append((out.dtype, i[0])))

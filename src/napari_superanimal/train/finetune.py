@@ -349,13 +349,14 @@ def run_round(
     def validate():
         return keypoint_error(trial, data.pixels, split.validation, data.pck_px, scales)["pixels"]
 
+    trained = base_version is not None  # a trained model's round makes small corrections
     loop = LoopSettings(
         s.lr,
         s.batch_size,
         s.eval_every,
         s.patience,
-        frozen_batchnorm=base_version is not None,
-        mixed=mixed_precision(trial.device, s.precision, trained=base_version is not None),
+        frozen_batchnorm=trained,
+        mixed=mixed_precision(trial.device, s.precision, trained),
     )
     mistakes = wrong_spots(trial, data)
     validator = validate if split.validation else None

@@ -109,7 +109,6 @@ class Trainer:
         self.mistakes = mistakes if data.background > 0 else None
         self.wrong_spots: dict[int, np.ndarray] = {}  # frame -> its latest mistakes
         self.device = next(network.parameters()).device
-        self.mixed = settings.mixed
         self.channels_last = self.device.type == "cpu"
         params = [p for p in network.parameters() if p.requires_grad]
         self.optimizer = torch.optim.AdamW(params, lr=settings.lr)
@@ -133,7 +132,7 @@ class Trainer:
         inputs = normalize(np.stack(crops), deeplabcut=False).to(self.device)
         if self.channels_last:
             inputs = inputs.contiguous(memory_format=torch.channels_last)
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.mixed):
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=s.mixed):
             out = self.network(inputs)["heatmap"]
         out = out.float()
         visible = np.stack([np.isfinite(p).all(1) for p in points])
@@ -229,7 +228,7 @@ class Trainer:
     @property
     def precision(self) -> str:
         """How the forward pass ran, for the round's record."""
-        return MIXED if self.mixed else "float32"
+        return MIXED if self.settings.mixed else "float32"
 
     @property
     def steps_done(self) -> int:
